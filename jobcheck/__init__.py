@@ -1,0 +1,3 @@
+"""jobcheck: a static analyzer for Python background-job code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,588 @@
+"""One libcst walk per module -> ModuleFacts (plain, picklable data).
+
+Names are resolved with the module's own import and definition table (no libcst
+metadata providers): `shared_task` imported from `celery` becomes `celery.shared_task`,
+a function-local name stays local.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import fields, is_dataclass, replace
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from jobcheck.analysis.positions import node_spans
+from jobcheck.model import (
+    AssignFact,
+    Attr,
+    Call,
+    CallFact,
+    ClassFact,
+    Collection,
+    Const,
+    Expr,
+    FunctionFact,
+    ModuleFacts,
+    Name,
+    Param,
+    Span,
+    SyntaxErrorFact,
+    Unknown,
+)
+
+MAX_EXPR_DEPTH = 40
+_BUILTINS = frozenset(dir(builtins))
+
+
+class _Pending:
+    """Stands for the span of a node until positions are computed."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        self.node = node
+
+
+def parse_source(source: str) -> cst.Module:
+    return cst.parse_module(source)
+
+
+def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -> ModuleFacts:
+    walker = _Walker(module_name, is_package, module)
+    walker.collect_module_names(module)
+    module.visit(walker)
+    pending_nodes = walker.pending_nodes
+    spans = node_spans(module, pending_nodes)
+    facts = ModuleFacts(
+        path=path,
+        module=module_name,
+        is_package=is_package,
+        imports=tuple(walker.imports.items()),
+        star_imports=tuple(walker.star_imports),
+        assigns=tuple(walker.assigns),
+        functions=tuple(walker.functions),
+        classes=tuple(walker.classes),
+        calls=tuple(walker.calls),
+    )
+    return _fill_spans(facts, spans)
+
+
+def syntax_error_facts(path: str, module_name: str, is_package: bool, error: Exception) -> ModuleFacts:
+    line = getattr(error, "raw_line", None) or getattr(error, "lineno", None) or 1
+    col = getattr(error, "raw_column", None) or getattr(error, "offset", None) or 0
+    message = getattr(error, "message", None) or str(error).splitlines()[0]
+    return ModuleFacts(
+        path=path,
+        module=module_name,
+        is_package=is_package,
+        error=SyntaxErrorFact(message=str(message), line=int(line), col=int(col)),
+    )
+
+
+# ----------------------------------------------------------------- span filling
+
+
+def _fill_spans(value: Any, spans: Dict[int, Span]) -> Any:
+    if isinstance(value, _Pending):
+        return spans.get(id(value.node), (1, 0, 1, 0))
+    if isinstance(value, tuple):
+        return tuple(_fill_spans(item, spans) for item in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in fields(value):
+            old = getattr(value, f.name)
+            if isinstance(old, (tuple, _Pending)) or is_dataclass(old):
+                new = _fill_spans(old, spans)
+                if new is not old:
+                    changes[f.name] = new
+        return replace(value, **changes) if changes else value
+    return value
+
+
+# ----------------------------------------------------------------- the walk
+
+
+def _dotted_parts(node: cst.BaseExpression) -> Optional[List[str]]:
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        parts.reverse()
+        return parts
+    return None
+
+
+def _import_target(node: cst.BaseExpression) -> str:
+    parts = _dotted_parts(node)
+    return ".".join(parts) if parts else ""
+
+
+class _LocalNames(cst.CSTVisitor):
+    """Names bound inside one function body (not in nested functions or classes)."""
+
+    def __init__(self) -> None:
+        self.names: Set[str] = set()
+        self.global_names: Set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.names.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.global_names.update(n.name.value for n in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.global_names.update(n.name.value for n in node.names)
+
+    def _bind(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._bind(target.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._bind(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._bind(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            if alias.asname is None:
+                self.names.add(_import_target(alias.name).split(".")[0])
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, Sequence):
+            for alias in node.names:
+                if alias.asname is None:
+                    self.names.add(_import_target(alias.name))
+
+
+class _Scope:
+    def __init__(self, qualname: str, kind: str, local_names: Set[str]) -> None:
+        self.qualname = qualname
+        self.kind = kind  # "function" or "class"
+        self.local_names = local_names
+        self.locals: Dict[str, Expr] = {}
+        self.returns: List[Expr] = []
+
+
+class _Walker(cst.CSTVisitor):
+    def __init__(self, module_name: str, is_package: bool, module: cst.Module) -> None:
+        self.module = module
+        self.module_name = module_name
+        self.package = module_name if is_package else module_name.rpartition(".")[0]
+        self.imports: Dict[str, str] = {}
+        self.star_imports: List[str] = []
+        self.module_names: Set[str] = set()
+        self.assigns: List[AssignFact] = []
+        self.functions: List[FunctionFact] = []
+        self.classes: List[ClassFact] = []
+        self.calls: List[CallFact] = []
+        self.scopes: List[_Scope] = []
+        self.pending_nodes: List[cst.CSTNode] = []
+        self._function_stack: List[Tuple[cst.FunctionDef, FunctionFact]] = []
+        self._class_stack: List[Tuple[cst.ClassDef, Dict[str, Any]]] = []
+
+    # -------------------------------------------------------------- helpers
+
+    def span(self, node: cst.CSTNode) -> Any:
+        self.pending_nodes.append(node)
+        return _Pending(node)
+
+    def resolve_relative(self, node: cst.ImportFrom) -> str:
+        module = _import_target(node.module) if node.module else ""
+        level = len(node.relative)
+        if not level:
+            return module
+        base = self.package.split(".") if self.package else []
+        if level > 1:
+            base = base[: len(base) - (level - 1)] if len(base) >= level - 1 else []
+        prefix = ".".join(base)
+        return ".".join(p for p in (prefix, module) if p)
+
+    def collect_module_names(self, module: cst.Module) -> None:
+        """Top-level imports and definitions, so that later names resolve in one walk."""
+        for statement in _flatten_top_level(module.body):
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                self.module_names.add(statement.name.value)
+            elif isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.Import):
+                        self._record_import(small, self.imports)
+                    elif isinstance(small, cst.ImportFrom):
+                        self._record_import_from(small, self.imports)
+                    elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                        targets = (
+                            [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                        )
+                        for target in targets:
+                            for name in _bound_names(target):
+                                self.module_names.add(name)
+
+    def _record_import(self, node: cst.Import, table: Dict[str, str]) -> None:
+        for alias in node.names:
+            target = _import_target(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                table[alias.asname.name.value] = target
+            else:
+                head = target.split(".")[0]
+                table[head] = head
+
+    def _record_import_from(self, node: cst.ImportFrom, table: Dict[str, str]) -> None:
+        source = self.resolve_relative(node)
+        if isinstance(node.names, cst.ImportStar):
+            if table is self.imports and source:
+                self.star_imports.append(source)
+            return
+        for alias in node.names:
+            name = _import_target(alias.name)
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            table[local] = f"{source}.{name}" if source else name
+
+    def resolve_name(self, name: str) -> Name:
+        for scope in reversed(self.scopes):
+            if scope.kind != "function":
+                continue
+            if name in scope.locals and isinstance(scope.locals[name], Name) and scope.locals[name].kind == "global" and name not in scope.local_names:
+                return scope.locals[name]
+            if name in scope.local_names:
+                return Name(name, "local")
+        if name in self.imports:
+            return Name(self.imports[name])
+        if name in self.module_names:
+            return Name(f"{self.module_name}.{name}" if self.module_name else name)
+        if name in _BUILTINS:
+            return Name(name, "builtin")
+        return Name(f"{self.module_name}.{name}" if self.module_name else name)
+
+    def expr(self, node: Optional[cst.BaseExpression], depth: int = 0) -> Expr:
+        if node is None:
+            return Const(None)
+        if depth > MAX_EXPR_DEPTH:
+            return Unknown(type(node).__name__)
+        parts = _dotted_parts(node)
+        if parts is not None:
+            if len(parts) == 1 and parts[0] in ("True", "False", "None"):
+                return Const({"True": True, "False": False, "None": None}[parts[0]])
+            head = self.resolve_name(parts[0])
+            qname = ".".join([head.qname, *parts[1:]])
+            return Name(qname, head.kind)
+        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+            try:
+                return Const(node.evaluated_value)
+            except Exception:
+                return Unknown("string")
+        if isinstance(node, cst.Integer):
+            return Const(node.evaluated_value)
+        if isinstance(node, cst.Float):
+            return Const(node.evaluated_value)
+        if isinstance(node, cst.Call):
+            return self.call(node, depth)
+        if isinstance(node, cst.Attribute):
+            return Attr(self.expr(node.value, depth + 1), node.attr.value)
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+            items = tuple(self.expr(e.value, depth + 1) for e in node.elements)
+            kind = {cst.List: "list", cst.Tuple: "tuple", cst.Set: "set"}[type(node)]
+            if all(isinstance(i, Const) for i in items) and not any(
+                isinstance(e, cst.StarredElement) for e in node.elements
+            ):
+                values = tuple(i.value for i in items)
+                return Const(list(values) if kind == "list" else values if kind == "tuple" else frozenset(values))
+            return Collection(kind, items)
+        if isinstance(node, cst.Dict):
+            keys, values = [], []
+            for element in node.elements:
+                if isinstance(element, cst.DictElement):
+                    keys.append(self.expr(element.key, depth + 1))
+                    values.append(self.expr(element.value, depth + 1))
+                else:
+                    keys.append(Unknown("**"))
+                    values.append(self.expr(element.value, depth + 1))
+            if all(isinstance(k, Const) for k in keys) and all(isinstance(v, Const) for v in values):
+                try:
+                    return Const({k.value: v.value for k, v in zip(keys, values)})
+                except TypeError:
+                    pass
+            return Collection("dict", tuple(values), tuple(keys))
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = self.expr(node.expression, depth + 1)
+            if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+                return Const(-inner.value)
+            return Unknown("unary")
+        if isinstance(node, cst.BinaryOperation):
+            return self._binary(node, depth)
+        return Unknown(type(node).__name__)
+
+    def _binary(self, node: cst.BinaryOperation, depth: int) -> Expr:
+        left = self.expr(node.left, depth + 1)
+        right = self.expr(node.right, depth + 1)
+        if not (isinstance(left, Const) and isinstance(right, Const)):
+            return Unknown("binary")
+        a, b = left.value, right.value
+        try:
+            if isinstance(node.operator, cst.Add) and type(a) is type(b) and isinstance(a, (int, float, str)):
+                return Const(a + b)
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+            if numeric and isinstance(node.operator, cst.Multiply):
+                return Const(a * b)
+            if numeric and isinstance(node.operator, cst.Subtract):
+                return Const(a - b)
+            if numeric and isinstance(node.operator, cst.Divide) and b:
+                return Const(a / b)
+            if numeric and isinstance(node.operator, cst.FloorDivide) and b:
+                return Const(a // b)
+            if numeric and isinstance(node.operator, cst.Power) and abs(b) < 64:
+                return Const(a**b)
+        except Exception:
+            pass
+        return Unknown("binary")
+
+    def call(self, node: cst.Call, depth: int = 0) -> Call:
+        args: List[Expr] = []
+        kwargs: List[Tuple[str, Expr]] = []
+        star_args = star_kwargs = False
+        for arg in node.args:
+            if arg.star == "*":
+                star_args = True
+            elif arg.star == "**":
+                star_kwargs = True
+            elif arg.keyword is not None:
+                kwargs.append((arg.keyword.value, self.expr(arg.value, depth + 1)))
+            else:
+                args.append(self.expr(arg.value, depth + 1))
+        return Call(
+            func=self.expr(node.func, depth + 1),
+            args=tuple(args),
+            kwargs=tuple(kwargs),
+            star_args=star_args,
+            star_kwargs=star_kwargs,
+            span=self.span(node),
+        )
+
+    def current_scope(self) -> str:
+        for scope in reversed(self.scopes):
+            if scope.kind == "function":
+                return scope.qualname
+        return ""
+
+    def qualname(self, name: str) -> str:
+        return f"{self.scopes[-1].qualname}.{name}" if self.scopes else name
+
+    # -------------------------------------------------------------- visitors
+
+    def visit_Import(self, node: cst.Import) -> None:
+        if self.scopes:
+            table: Dict[str, str] = {}
+            self._record_import(node, table)
+            self._bind_imports(table)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if self.scopes:
+            table: Dict[str, str] = {}
+            self._record_import_from(node, table)
+            self._bind_imports(table)
+
+    def _bind_imports(self, table: Dict[str, str]) -> None:
+        scope = self.scopes[-1]
+        if scope.kind == "function":
+            for local, target in table.items():
+                scope.locals.setdefault(local, Name(target))
+                scope.local_names.discard(local)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        local_names = _LocalNames()
+        node.body.visit(local_names)
+        params = _params(node.params)
+        names = (local_names.names | {p.name for p in params}) - local_names.global_names
+        enclosing_class = self.scopes[-1].qualname if self.scopes and self.scopes[-1].kind == "class" else None
+        parent = self.current_scope() or None
+        qualname = self.qualname(node.name.value)
+        decorators = tuple(self.expr(d.decorator) for d in node.decorators)
+        decorator_spans = tuple(self.span(d.decorator) for d in node.decorators)
+        resolved_params = tuple(
+            Param(p.name, p.kind, self.expr(p.default) if p.default is not None else None) for p in params
+        )
+        fact = FunctionFact(
+            qualname=qualname,
+            name=node.name.value,
+            span=self.span(node.name),
+            decorators=decorators,
+            decorator_spans=decorator_spans,
+            decorator_texts=tuple(_text(self.module, d.decorator) for d in node.decorators),
+            params=resolved_params,
+            class_qualname=enclosing_class,
+            parent=parent,
+            is_async=node.asynchronous is not None,
+        )
+        self._function_stack.append((node, fact))
+        self._pending_scope = _Scope(qualname, "function", names)
+        if enclosing_class is not None and self._class_stack:
+            self._class_stack[-1][1]["methods"].append(node.name.value)
+
+    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        # decorators and defaults are evaluated outside the function: enter its scope here
+        self.scopes.append(self._pending_scope)
+
+    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self._finished_scope = self.scopes.pop()
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        scope = self._finished_scope
+        _, fact = self._function_stack.pop()
+        self.functions.append(
+            replace(fact, locals=tuple(scope.locals.items()), returns=tuple(scope.returns))
+        )
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        qualname = self.qualname(node.name.value)
+        info: Dict[str, Any] = {
+            "qualname": qualname,
+            "name": node.name.value,
+            "span": self.span(node.name),
+            "bases": tuple(self.expr(a.value) for a in node.bases if a.keyword is None and not a.star),
+            "keywords": tuple((a.keyword.value, self.expr(a.value)) for a in node.bases if a.keyword is not None),
+            "decorators": tuple(self.expr(d.decorator) for d in node.decorators),
+            "attrs": [],
+            "methods": [],
+            "parent": self.current_scope() or None,
+        }
+        self._class_stack.append((node, info))
+
+    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self.scopes.append(_Scope(self._class_stack[-1][1]["qualname"], "class", set()))
+
+    def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self.scopes.pop()
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        _, info = self._class_stack.pop()
+        info["attrs"] = tuple(info["attrs"])
+        info["methods"] = tuple(info["methods"])
+        self.classes.append(ClassFact(**info))
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(CallFact(call=self.call(node), scope=self.current_scope()))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
+            self.scopes[-1].returns.append(self.expr(node.value))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        for target in node.targets:
+            self._assign(target.target, value, node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._assign(node.target, node.value, node)
+
+    def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, node: cst.CSTNode) -> None:
+        if not self.scopes:
+            parts = _dotted_parts(target)
+            if parts is None:
+                return
+            text = ".".join(parts)
+            if len(parts) == 1:
+                qname = f"{self.module_name}.{text}" if self.module_name else text
+            else:
+                qname = ".".join([self.resolve_name(parts[0]).qname, *parts[1:]])
+            self.assigns.append(AssignFact(text, qname, self.expr(value), self.span(target)))
+            return
+        scope = self.scopes[-1]
+        if scope.kind == "class":
+            if isinstance(target, cst.Name) and self._class_stack:
+                self._class_stack[-1][1]["attrs"].append((target.value, self.expr(value), self.span(target)))
+        elif isinstance(target, cst.Name) and target.value not in scope.locals:
+            scope.locals[target.value] = self.expr(value)
+
+
+def _text(module: cst.Module, node: cst.CSTNode, limit: int = 120) -> str:
+    text = " ".join(module.code_for_node(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _flatten_top_level(body: Sequence[cst.CSTNode]) -> List[cst.CSTNode]:
+    """Top-level statements, looking into `if`/`try`/`with` blocks (guarded imports)."""
+    result: List[cst.CSTNode] = []
+    stack = list(reversed(body))
+    while stack:
+        statement = stack.pop()
+        result.append(statement)
+        blocks: List[cst.CSTNode] = []
+        if isinstance(statement, cst.If):
+            blocks.append(statement.body)
+            if statement.orelse is not None:
+                blocks.append(statement.orelse)
+        elif isinstance(statement, cst.Else):
+            blocks.append(statement.body)
+        elif isinstance(statement, cst.Try):
+            blocks.append(statement.body)
+            blocks.extend(h.body for h in statement.handlers)
+            if statement.orelse is not None:
+                blocks.append(statement.orelse.body)
+        elif isinstance(statement, cst.With):
+            blocks.append(statement.body)
+        for block in reversed(blocks):
+            if isinstance(block, (cst.If, cst.Else)):
+                stack.append(block)
+            elif isinstance(block, cst.IndentedBlock):
+                stack.extend(reversed(block.body))
+    return result
+
+
+def _bound_names(target: cst.BaseExpression) -> List[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _bound_names(e.value)]
+    return []
+
+
+class _RawParam:
+    def __init__(self, name: str, kind: str, default: Optional[cst.BaseExpression]) -> None:
+        self.name, self.kind, self.default = name, kind, default
+
+
+def _params(parameters: cst.Parameters) -> List[_RawParam]:
+    result: List[_RawParam] = []
+    for p in (*parameters.posonly_params, *parameters.params):
+        result.append(_RawParam(p.name.value, "positional", p.default))
+    if isinstance(parameters.star_arg, cst.Param):
+        result.append(_RawParam(parameters.star_arg.name.value, "var_positional", None))
+    for p in parameters.kwonly_params:
+        result.append(_RawParam(p.name.value, "keyword", p.default))
+    if parameters.star_kwarg is not None:
+        result.append(_RawParam(parameters.star_kwarg.name.value, "var_keyword", None))
+    return result

@@ -1,0 +1,247 @@
+"""The project index: what a qualified name or an expression stands for, across modules.
+
+`denote(expr, where)` answers "which object is this?" with a canonical dotted name:
+a framework API ("celery.shared_task"), a member of an instance of a framework type
+("celery.Celery.task" for `app.task` when `app = Celery(...)`), or a project definition
+("proj.tasks.send_email"). Imports, re-exports, aliases, `partial`, module-level
+assignments and function locals are followed; what cannot be resolved stays unresolved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from jobcheck.knowledge import Knowledge
+from jobcheck.model import (
+    AssignFact,
+    Attr,
+    Call,
+    ClassFact,
+    Const,
+    Expr,
+    FunctionFact,
+    ModuleFacts,
+    Name,
+)
+
+MAX_RESOLVE_DEPTH = 12
+
+
+@dataclass(frozen=True)
+class Where:
+    """The place an expression was written: its module and enclosing function."""
+
+    module: ModuleFacts
+    function: Optional[FunctionFact] = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an expression stands for.
+
+    kind: "external" (a name outside the project, canonicalised), "instance" (a value
+    whose type is known: `qname` is the type), "function", "class", "module" (project
+    definitions), "value" (a module-level value we could not type; `expr` holds it).
+    `attrs` are attribute accesses left over after the object.
+    """
+
+    kind: str
+    qname: str
+    attrs: Tuple[str, ...] = ()
+    module: Optional[ModuleFacts] = None
+    function: Optional[FunctionFact] = None
+    cls: Optional[ClassFact] = None
+    expr: Optional[Expr] = None
+    bound: Tuple[Tuple[str, Expr], ...] = ()  # keywords bound by functools.partial
+    origin: Optional[str] = None  # the module-level name a value was bound to
+
+    @property
+    def canonical(self) -> str:
+        return ".".join((self.qname, *self.attrs))
+
+    def with_attrs(self, attrs: Iterable[str]) -> "Target":
+        attrs = tuple(attrs)
+        if not attrs:
+            return self
+        return replace(self, attrs=(*self.attrs, *attrs))
+
+
+class ProjectIndex:
+    def __init__(self, modules: Iterable[ModuleFacts], knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.modules: Dict[str, ModuleFacts] = {}
+        for facts in sorted(modules, key=lambda m: m.path):
+            if facts.error is None:
+                self.modules.setdefault(facts.module, facts)
+        self._functions: Dict[Tuple[str, str], FunctionFact] = {}
+        self._classes: Dict[Tuple[str, str], ClassFact] = {}
+        self._assigns: Dict[Tuple[str, str], AssignFact] = {}
+        self._imports: Dict[str, Dict[str, str]] = {}
+        for name, facts in self.modules.items():
+            for function in facts.functions:
+                self._functions.setdefault((name, function.qualname), function)
+            for cls in facts.classes:
+                self._classes.setdefault((name, cls.qualname), cls)
+            for assign in facts.assigns:
+                if "." not in assign.target:
+                    # the first binding: later rebinding (`app = app` patterns) is rare
+                    self._assigns.setdefault((name, assign.target), assign)
+            self._imports[name] = dict(facts.imports)
+
+    # ------------------------------------------------------------------ lookups
+
+    def function(self, module: str, qualname: str) -> Optional[FunctionFact]:
+        return self._functions.get((module, qualname))
+
+    def cls(self, module: str, qualname: str) -> Optional[ClassFact]:
+        return self._classes.get((module, qualname))
+
+    def module_of(self, qname: str) -> Tuple[Optional[str], List[str]]:
+        """The longest project module prefix of `qname`, and the remaining parts."""
+        parts = qname.split(".")
+        for cut in range(len(parts), 0, -1):
+            candidate = ".".join(parts[:cut])
+            if candidate in self.modules:
+                return candidate, parts[cut:]
+        return None, parts
+
+    def resolve(self, qname: str, depth: int = 0) -> Target:
+        """Follow a qualified name through project modules to what it names."""
+        if depth > MAX_RESOLVE_DEPTH:
+            return Target("external", self.knowledge.canonical(qname))
+        module_name, rest = self.module_of(qname)
+        if module_name is None:
+            return self._external(qname)
+        facts = self.modules[module_name]
+        if not rest:
+            return Target("module", module_name, module=facts)
+        head, tail = rest[0], rest[1:]
+        # a class first, then its attribute chain (Class.method)
+        cls = self._classes.get((module_name, head))
+        if cls is not None:
+            if tail and tail[0] in cls.methods:
+                method = self._functions.get((module_name, f"{head}.{tail[0]}"))
+                if method is not None:
+                    return Target("function", f"{module_name}.{head}.{tail[0]}", tuple(tail[1:]), facts, method, cls)
+            return Target("class", f"{module_name}.{head}", tuple(tail), facts, cls=cls)
+        function = self._functions.get((module_name, head))
+        if function is not None:
+            return Target("function", f"{module_name}.{head}", tuple(tail), facts, function)
+        assign = self._assigns.get((module_name, head))
+        if assign is not None:
+            value = self._value(assign.value, Where(facts), depth + 1)
+            if value.origin is None:
+                value = replace(value, origin=f"{module_name}.{head}")
+            return value.with_attrs(tail)
+        imported = self._imports[module_name].get(head)
+        if imported is not None and imported != f"{module_name}.{head}":
+            return self.resolve(".".join((imported, *tail)), depth + 1)
+        if facts.is_package:
+            submodule = f"{module_name}.{head}"
+            if submodule in self.modules:
+                return self.resolve(".".join((submodule, *tail)), depth + 1)
+        for star in facts.star_imports:
+            target = self.resolve(".".join((star, *rest)), depth + 1)
+            if target.kind != "external" or not target.qname.startswith(star):
+                return target
+        return Target("external", self.knowledge.canonical(qname))
+
+    def _external(self, qname: str) -> Target:
+        canonical = self.knowledge.canonical(qname)
+        if canonical.endswith("()"):
+            return Target("instance", canonical[:-2])
+        if "()." in canonical:
+            type_name, _, rest = canonical.partition("().")
+            return Target("instance", type_name, tuple(rest.split(".")))
+        return Target("external", canonical)
+
+    def _value(self, value: Expr, where: Where, depth: int) -> Target:
+        """What a bound value is: the object it names, or an instance of what it calls."""
+        if depth > MAX_RESOLVE_DEPTH:
+            return Target("value", "", module=where.module, expr=value)
+        if isinstance(value, Name):
+            return self._name(value, where, depth)
+        if isinstance(value, Call):
+            return self.call_result(value, where, depth)
+        if isinstance(value, Attr):
+            return self._value(value.base, where, depth + 1).with_attrs([value.attr])
+        return Target("value", "", module=where.module, expr=value)
+
+    def call_result(self, call: Call, where: Where, depth: int = 0) -> Target:
+        """The value a call returns, when the code shows its type."""
+        func = self._value(call.func, where, depth + 1) if depth <= MAX_RESOLVE_DEPTH else Target("value", "")
+        if func.kind == "class" and not func.attrs:
+            return Target("instance", func.qname, module=func.module, cls=func.cls)
+        if func.kind == "external" and func.canonical == "functools.partial" and call.args:
+            # partial(f, ...) stands for f with bound keywords
+            inner = self._value(call.args[0], where, depth + 1)
+            return replace(inner, bound=(*inner.bound, *call.kwargs))
+        if func.kind == "external":
+            produced = self.knowledge.factory_type(func.canonical)
+            if produced:
+                return Target("instance", produced)
+            if self.knowledge.is_type(func.canonical):
+                return Target("instance", func.canonical)
+        if func.kind == "function" and not func.attrs and func.function is not None and func.module is not None:
+            for returned in func.function.returns:
+                result = self._value(returned, Where(func.module, func.function), depth + 2)
+                if result.kind == "instance":
+                    return result
+        return Target("value", "", module=where.module, expr=call)
+
+    def _name(self, name: Name, where: Where, depth: int) -> Target:
+        if name.kind == "local":
+            head, _, rest = name.qname.partition(".")
+            attrs = tuple(rest.split(".")) if rest else ()
+            if where.function is not None:
+                bound = dict(where.function.locals).get(head)
+                if bound is not None:
+                    return self._value(bound, where, depth + 1).with_attrs(attrs)
+                if head in ("self", "cls") and where.function.class_qualname:
+                    cls = self.cls(where.module.module, where.function.class_qualname)
+                    if cls is not None:
+                        qname = f"{where.module.module}.{cls.qualname}"
+                        return Target("instance", qname, attrs, where.module, cls=cls)
+            return Target("value", name.qname, module=where.module, expr=name)
+        if name.kind == "builtin":
+            return Target("external", name.qname)
+        return self.resolve(name.qname, depth + 1)
+
+    def denote(self, expr: Expr, where: Where) -> Target:
+        return self._value(expr, where, 0)
+
+    # ------------------------------------------------------------------ classes
+
+    def class_ancestors(self, cls: ClassFact, module: ModuleFacts, depth: int = 0) -> List[Target]:
+        """Every base of `cls`, transitively: project classes and external names."""
+        result: List[Target] = []
+        if depth > MAX_RESOLVE_DEPTH:
+            return result
+        for base in cls.bases:
+            target = self.denote(base, Where(module))
+            result.append(target)
+            if target.kind == "class" and target.cls is not None and target.module is not None:
+                result.extend(self.class_ancestors(target.cls, target.module, depth + 1))
+        return result
+
+    def instance_types(self, target: Target) -> List[str]:
+        """Canonical names an instance target is an instance of (project class, then bases)."""
+        if target.kind != "instance":
+            return []
+        names = [target.qname]
+        if target.cls is not None and target.module is not None:
+            names.extend(t.canonical for t in self.class_ancestors(target.cls, target.module))
+        return names
+
+    def member_names(self, target: Target) -> List[str]:
+        """Canonical names a target may be known by: `app.task` -> ["proj.App.task", "celery.Celery.task"]."""
+        if target.kind == "instance":
+            suffix = ".".join(target.attrs)
+            return [f"{name}.{suffix}" if suffix else name for name in self.instance_types(target)]
+        return [target.canonical]
+
+
+def literal(expr: Optional[Expr]) -> object:
+    """The Python value of a literal expression, or None."""
+    return expr.value if isinstance(expr, Const) else None

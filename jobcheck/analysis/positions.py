@@ -1,0 +1,91 @@
+"""Positions for a chosen set of libcst nodes, at the cost of one plain code generation.
+
+libcst's PositionProvider tracks line and column on every token of every node, which
+costs about twice the parse. Here the code generator only notes, for the wanted nodes,
+how many tokens had been emitted when the node started and ended; token counts become
+character offsets with `itertools.accumulate` and offsets become (line, col) with a
+bisect over the newline offsets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from contextlib import contextmanager
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+from jobcheck.model import Span
+
+
+class _MarkingState(CodegenState):
+    def __init__(self, module: cst.Module, wanted: Dict[int, None]) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.wanted = wanted
+        self.marks: Dict[int, List[int]] = {}
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        if id(node) in self.wanted:
+            self.marks[id(node)] = [len(self.tokens), len(self.tokens)]
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        mark = self.marks.get(id(node))
+        if mark is not None and len(mark) == 2:
+            mark[1] = len(self.tokens)
+
+    @contextmanager
+    def record_syntactic_position(
+        self,
+        node: cst.CSTNode,
+        *,
+        start_node: Optional[cst.CSTNode] = None,
+        end_node: Optional[cst.CSTNode] = None,
+    ) -> Iterator[None]:
+        if id(node) not in self.wanted:
+            yield
+            return
+        start = len(self.tokens)
+        yield
+        # A third element marks the syntactic range as final (after_codegen keeps it).
+        self.marks[id(node)] = [start, len(self.tokens), 1]
+
+
+def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[int, Span]:
+    """Map id(node) -> (line, col, end_line, end_col) for each of `nodes`."""
+    wanted = dict.fromkeys(id(n) for n in nodes)
+    if not wanted:
+        return {}
+    state = _MarkingState(module, wanted)
+    module._codegen(state)
+    offsets = [0, *itertools.accumulate(map(len, state.tokens))]
+    text = "".join(state.tokens)
+    newlines = _newline_offsets(text)
+
+    def point(token_index: int) -> Tuple[int, int]:
+        offset = offsets[token_index]
+        # skip leading whitespace/newline tokens that belong to the node's layout
+        line = bisect.bisect_right(newlines, offset - 1)
+        line_start = newlines[line - 1] + 1 if line else 0
+        return line + 1, offset - line_start
+
+    spans: Dict[int, Span] = {}
+    for key, mark in state.marks.items():
+        start, end = mark[0], mark[1]
+        while start < end and not state.tokens[start].strip():
+            start += 1
+        line, col = point(start)
+        end_line, end_col = point(end)
+        spans[key] = (line, col, end_line, end_col)
+    return spans
+
+
+def _newline_offsets(text: str) -> List[int]:
+    result = []
+    find = text.find
+    index = find("\n")
+    while index != -1:
+        result.append(index)
+        index = find("\n", index + 1)
+    return result

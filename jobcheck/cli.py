@@ -1,0 +1,185 @@
+"""Command line: `jobcheck check|tasks|rules|rule`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import click
+
+from jobcheck import __version__
+from jobcheck.catalog import Catalog, CatalogError, load_catalog
+from jobcheck.config import Config, ConfigError, load
+
+LEVEL_ORDER = {"note": 0, "warning": 1, "error": 2}
+
+
+class UsageProblem(click.ClickException):
+    """One line on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.echo(f"jobcheck: error: {self.message}", err=True)
+
+
+def _codes(values: Sequence[str]) -> Tuple[str, ...]:
+    return tuple(code.strip() for value in values for code in value.split(",") if code.strip())
+
+
+def _load(paths: Sequence[str], config_path: Optional[str]) -> Tuple[List[Path], Config]:
+    given = [Path(p) for p in paths] or [Path(".")]
+    missing = [str(p) for p in given if not p.exists() and str(p) != "-"]
+    if missing:
+        raise UsageProblem(f"{missing[0]}: no such file or directory")
+    try:
+        config = load(given, Path(config_path) if config_path else None)
+    except ConfigError as error:
+        raise UsageProblem(str(error)) from None
+    return given, config
+
+
+def _catalog() -> Catalog:
+    try:
+        return load_catalog()
+    except (CatalogError, OSError) as error:
+        raise UsageProblem(f"rule catalog: {error}") from None
+
+
+def _selection(catalog: Catalog, config: Config, select: Iterable[str], ignore: Iterable[str], extend: Iterable[str]) -> set:
+    try:
+        return catalog.select(
+            _codes(list(select)) or config.select,
+            (*config.ignore, *_codes(list(ignore))),
+            (*config.extend_select, *_codes(list(extend))),
+        )
+    except CatalogError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def _write(text: str, output: Optional[str]) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from jobcheck.output import write_atomic
+
+    try:
+        write_atomic(Path(output), text)
+    except OSError as error:
+        raise UsageProblem(f"{output}: cannot write the report: {error.strerror or error}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="jobcheck")
+def main() -> None:
+    """jobcheck: find reliability bugs in Celery, RQ, Dramatiq and Huey job code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to this file.")
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated), replacing the defaults.")
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "note", "never"]), default=None,
+              help="Lowest level that makes the run fail (default: warning, or fail-on in config).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
+@click.option("--show-chain", is_flag=True, help="Show the call chain of findings reached through helpers.")
+@click.option("--statistics", is_flag=True, help="Count findings per rule.")
+def check(paths, output_format, output, select, ignore, extend_select, fail_on, exit_zero, config_path, show_chain, statistics) -> None:
+    """Check PATHS (default: the current directory) and report findings."""
+    from jobcheck import engine
+    from jobcheck.report import json as json_report
+    from jobcheck.report import text as text_report
+
+    given, config = _load(paths, config_path)
+    catalog = _catalog()
+    selected = _selection(catalog, config, select, ignore, extend_select)
+    result = engine.run(given, config, catalog, selected)
+    if output_format == "json":
+        report = json_report.render(result, catalog)
+    else:
+        color = output is None and sys.stdout.isatty()
+        report = text_report.render(result, catalog, color=color, show_chain=show_chain, statistics=statistics)
+    _write(report, output)
+    sys.exit(exit_code(result, catalog, fail_on or config.fail_on, exit_zero))
+
+
+def exit_code(result, catalog: Catalog, fail_on: str, exit_zero: bool) -> int:
+    if result.notifications:
+        return 2
+    if exit_zero or fail_on == "never":
+        return 0
+    threshold = LEVEL_ORDER[fail_on]
+    for finding in result.findings:
+        level = catalog.rule(finding.code).level if finding.code in catalog else "error"
+        if LEVEL_ORDER[level] >= threshold:
+            return 1
+    return 0
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
+def tasks(paths, output_format, config_path) -> None:
+    """List every task in PATHS with its effective options and where each comes from."""
+    from jobcheck import engine
+    from jobcheck.report import tasks as tasks_report
+
+    given, config = _load(paths, config_path)
+    result = engine.run(given, config, _catalog(), {"JC001"})
+    found = result.project.tasks if result.project is not None else []
+    if output_format == "json":
+        click.echo(tasks_report.render_json(found, result.files_checked), nl=False)
+    else:
+        click.echo(tasks_report.render_text(found, result.files_checked), nl=False)
+    for notification in result.notifications:
+        click.echo(f"jobcheck: error: {notification.path}: {notification.message}", err=True)
+    sys.exit(2 if result.notifications else 0)
+
+
+@main.command()
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules(output_format) -> None:
+    """List every rule with its level and whether it is on by default."""
+    import json
+
+    catalog = _catalog()
+    if output_format == "json":
+        rows = [
+            {"code": r.code, "name": r.name, "level": r.level, "default": r.default, "summary": r.summary}
+            for r in catalog.rules.values()
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for rule in catalog.rules.values():
+        state = "on" if rule.default else "off"
+        click.echo(f"{rule.code}  {rule.name:<34} {rule.level:<8} {state:<4} {rule.summary}")
+
+
+@main.command()
+@click.argument("code")
+def rule(code) -> None:
+    """Explain the rule CODE (e.g. JC101)."""
+    catalog = _catalog()
+    code = code.strip().upper()
+    if code not in catalog:
+        raise UsageProblem(f"unknown rule code `{code}` (see `jobcheck rules`)")
+    click.echo(catalog.render(code), nl=False)
+
+
+def run() -> None:
+    """Entry point: no input ends in a traceback."""
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # pragma: no cover - the last line of defence
+        click.echo(f"jobcheck: internal error: {type(error).__name__}: {error}", err=True)
+        sys.exit(2)

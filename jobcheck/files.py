@@ -1,0 +1,206 @@
+"""File discovery: .gitignore-aware, skips environments and build output, no symlink escapes."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+import pathspec
+
+from jobcheck.config import Config
+
+DEFAULT_INCLUDE = ("*.py", "*.pyi")
+DEFAULT_EXCLUDE = (
+    "node_modules",
+    "site-packages",
+    "__pycache__",
+    "__pypackages__",
+    "build",
+    "dist",
+    "_build",
+    "buck-out",
+    "venv",
+    "*.egg-info",
+)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute
+    rel: str  # relative to the project root, POSIX
+
+
+@dataclass
+class Discovery:
+    files: List[SourceFile]
+    errors: List[Tuple[str, str]]  # (path, problem)
+
+
+class _Matcher:
+    def __init__(self, config: Config) -> None:
+        self.include = config.include or DEFAULT_INCLUDE
+        self.exclude = (*(config.exclude or DEFAULT_EXCLUDE), *config.extend_exclude)
+
+    @staticmethod
+    def _match(rel: str, patterns: Iterable[str]) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        for pattern in patterns:
+            pattern = pattern.rstrip("/")
+            if "/" in pattern:
+                if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel, pattern + "/*"):
+                    return True
+            elif fnmatch.fnmatchcase(name, pattern):
+                return True
+        return False
+
+    def excluded(self, rel: str) -> bool:
+        return self._match(rel, self.exclude)
+
+    def included(self, rel: str) -> bool:
+        return self._match(rel, self.include)
+
+
+class _GitIgnores:
+    """The .gitignore files between the project root and a directory, applied in order."""
+
+    def __init__(self, root: Path, enabled: bool) -> None:
+        self.root = root
+        self.enabled = enabled
+        self.specs: Dict[str, Optional[pathspec.PathSpec]] = {}
+
+    def _spec(self, directory_rel: str) -> Optional[pathspec.PathSpec]:
+        if directory_rel not in self.specs:
+            spec = None
+            gitignore = self.root / directory_rel / ".gitignore"
+            try:
+                lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            except OSError:
+                pass
+            self.specs[directory_rel] = spec
+        return self.specs[directory_rel]
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        if not self.enabled:
+            return False
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            directory = "/".join(parts[:depth])
+            spec = self._spec(directory)
+            if spec is None:
+                continue
+            below = "/".join(parts[depth:]) + ("/" if is_dir else "")
+            if spec.match_file(below):
+                return True
+        return False
+
+
+def _is_virtualenv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir()
+
+
+def discover(paths: List[Path], config: Config) -> Discovery:
+    root = config.root.resolve()
+    matcher = _Matcher(config)
+    gitignores = _GitIgnores(root, config.respect_gitignore)
+    seen: Set[Path] = set()
+    files: List[SourceFile] = []
+    errors: List[Tuple[str, str]] = []
+
+    def relative(path: Path) -> Optional[str]:
+        try:
+            return PurePosixPath(path.relative_to(root)).as_posix()
+        except ValueError:
+            return None
+
+    def add(path: Path, rel: str) -> None:
+        real = path.resolve()
+        if real in seen:
+            return
+        if relative(real) is None:
+            errors.append((rel, "symlink points outside the project root; skipped"))
+            return
+        seen.add(real)
+        files.append(SourceFile(path=path, rel=rel))
+
+    def walk(directory: Path, rel: str, visited: Set[Path]) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as error:
+            errors.append((rel or ".", f"cannot list directory: {error.strerror or error}"))
+            return
+        for entry in entries:
+            child_rel = f"{rel}/{entry.name}" if rel else entry.name
+            child = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name.startswith(".") or matcher.excluded(child_rel):
+                    continue
+                if gitignores.ignored(child_rel, is_dir=True) or _is_virtualenv(child):
+                    continue
+                real = child.resolve()
+                if entry.is_symlink() and (relative(real) is None or real in visited):
+                    continue
+                if real in visited:
+                    continue
+                walk(child, child_rel, visited | {real})
+            elif is_file and matcher.included(child_rel) and not matcher.excluded(child_rel):
+                if not gitignores.ignored(child_rel, is_dir=False):
+                    add(child, child_rel)
+
+    for given in paths:
+        absolute = given.resolve() if not given.is_absolute() else given
+        if not given.exists():
+            errors.append((str(given), "no such file or directory"))
+            continue
+        rel = relative(absolute.resolve()) if given.is_symlink() else relative(Path(os.path.abspath(given)))
+        if rel is None:
+            errors.append((str(given), "outside the project root " + str(root)))
+            continue
+        if absolute.is_dir():
+            walk(absolute, "" if rel == "." else rel, {absolute.resolve()})
+        elif matcher.excluded(rel):
+            continue
+        else:
+            add(Path(os.path.abspath(given)), rel)
+    files.sort(key=lambda f: f.rel)
+    return Discovery(files=files, errors=errors)
+
+
+class ModuleNamer:
+    """Dotted module names for project-relative paths.
+
+    The name starts at the highest directory reached by climbing through directories
+    that hold an `__init__.py`, as Python sees it: `src/` layouts and several roots in one
+    repository resolve without configuration.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._packages: Dict[str, bool] = {}
+
+    def _is_package(self, directory: str) -> bool:
+        if directory not in self._packages:
+            base = self.root / directory
+            self._packages[directory] = (base / "__init__.py").is_file() or (base / "__init__.pyi").is_file()
+        return self._packages[directory]
+
+    def __call__(self, rel: str) -> Tuple[str, bool]:
+        parts = rel.split("/")
+        stem = parts[-1].rsplit(".", 1)[0]
+        directories = parts[:-1]
+        is_package = stem == "__init__"
+        names = [] if is_package else [stem]
+        while directories and self._is_package("/".join(directories)):
+            names.insert(0, directories[-1])
+            directories = directories[:-1]
+        if not names:  # an __init__.py outside any package chain
+            names = [parts[-2]] if len(parts) > 1 else ["__init__"]
+        return ".".join(names), is_package

@@ -1,0 +1,75 @@
+"""Task definitions and enqueue sites of every framework, with effective options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from jobcheck.analysis.index import ProjectIndex
+from jobcheck.frameworks import celery, dramatiq, huey, rq
+from jobcheck.frameworks.discover import Discovery, SiteDraft, TaskDef
+from jobcheck.knowledge import Knowledge
+from jobcheck.model import EnqueueSite, Location, ModuleFacts, OptionValue, Task
+
+INVENTORY_KEYS = ("queue", "retries", "expires", "time_limit", "acks_late", "priority")
+
+
+@dataclass
+class Project:
+    index: ProjectIndex
+    tasks: List[Task] = field(default_factory=list)
+    enqueue_sites: List[EnqueueSite] = field(default_factory=list)
+    celery_apps: List[celery.CeleryApp] = field(default_factory=list)
+
+
+def build_project(modules: Iterable[ModuleFacts], knowledge: Knowledge) -> Project:
+    index = ProjectIndex(modules, knowledge)
+    discovery = Discovery(index)
+    discovery.find_wrappers()
+    definitions = discovery.task_definitions()
+    drafts = discovery.enqueue_sites(definitions)  # may add RQ tasks found by reference
+    apps = celery.find_apps(discovery)
+    broker = dramatiq.broker_defaults(discovery)
+    sites_by_task: Dict[int, List[SiteDraft]] = {}
+    for draft, task in drafts:
+        if task is not None:
+            sites_by_task.setdefault(id(task), []).append(draft)
+    project = Project(index=index, celery_apps=apps)
+    for definition in definitions:
+        if definition.framework == "celery":
+            options = celery.effective_options(discovery, definition, apps)
+        elif definition.framework == "dramatiq":
+            options = dramatiq.effective_options(discovery, definition, broker)
+        elif definition.framework == "rq":
+            options = rq.effective_options(discovery, definition, sites_by_task.get(id(definition), []))
+        else:
+            options = huey.effective_options(discovery, definition)
+        project.tasks.append(_task(definition, options))
+    for draft, task in drafts:
+        project.enqueue_sites.append(
+            EnqueueSite(
+                framework=draft.framework,
+                api=draft.api,
+                task=f"{task.module.module}.{task.qualname}" if task else None,
+                location=Location(draft.where.module.path, draft.call.span),
+                scope=draft.where.function.qualname if draft.where.function else "",
+                options=tuple((k, discovery.constant(v, draft.where)) for k, v in draft.call.kwargs),
+            )
+        )
+    project.tasks.sort(key=lambda t: (t.location.path, t.location.span))
+    project.enqueue_sites.sort(key=lambda s: (s.location.path, s.location.span))
+    return project
+
+
+def _task(definition: TaskDef, options: Dict[str, OptionValue]) -> Task:
+    name = options.get("name")
+    return Task(
+        framework=definition.framework,
+        name=str(name.value) if name is not None else definition.qualname,
+        qualname=f"{definition.module.module}.{definition.qualname}",
+        module=definition.module.module,
+        location=Location(definition.module.path, definition.name_span),
+        kind="class" if definition.cls is not None else ("enqueued" if definition.how == "enqueued" else "function"),
+        how=definition.how,
+        options=tuple(sorted(options.items())),
+    )

@@ -1,0 +1,324 @@
+"""Celery: apps and their configuration, routes, and each task's effective options."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from jobcheck.analysis.index import Target, Where
+from jobcheck.frameworks.discover import UNKNOWN, Discovery, TaskDef
+from jobcheck.model import AssignFact, Call, Collection, Const, Expr, Location, ModuleFacts, Name, OptionValue
+
+SETTINGS = (
+    "task_acks_late",
+    "task_time_limit",
+    "task_soft_time_limit",
+    "task_default_queue",
+    "task_default_priority",
+    "task_routes",
+    "task_annotations",
+    "broker_url",
+    "broker_transport_options",
+    "beat_schedule",
+)
+
+
+@dataclass
+class CeleryApp:
+    qname: str  # where the app is bound: "proj.celery.app"
+    module: ModuleFacts
+    location: Location
+    settings: Dict[str, OptionValue] = field(default_factory=dict)
+    old_names: Dict[str, str] = field(default_factory=dict)  # CELERY_ROUTES -> task_routes
+
+    def setting(self, key: str) -> Optional[OptionValue]:
+        return self.settings.get(key)
+
+
+def find_apps(discovery: Discovery) -> List[CeleryApp]:
+    index = discovery.index
+    apps: List[CeleryApp] = []
+    for module in index.modules.values():
+        for assign in module.assigns:
+            if "." in assign.target or not isinstance(assign.value, Call):
+                continue
+            target = index.call_result(assign.value, Where(module))
+            if "celery.Celery" in index.instance_types(target):
+                old_names = discovery.knowledge.spec("celery").get("old_settings", {})
+                app = CeleryApp(assign.target_qname, module, Location(module.path, assign.span), old_names=old_names)
+                _read_constructor(app, assign.value, discovery, module)
+                apps.append(app)
+    for app in apps:
+        _read_configuration(app, discovery)
+    return apps
+
+
+def _put(app: CeleryApp, key: str, value: Any, source: str, location: Location) -> None:
+    """Later writes win, as at run time."""
+    key = app.old_names.get(key) or (key.lower() if key.isupper() else key)
+    app.settings[key] = OptionValue(value, source, location)
+
+
+def _read_constructor(app: CeleryApp, call: Call, discovery: Discovery, module: ModuleFacts) -> None:
+    for key, value in call.kwargs:
+        _put(app, key, discovery.constant(value, Where(module)), "Celery(...)", Location(module.path, call.span))
+
+
+def _read_configuration(app: CeleryApp, discovery: Discovery) -> None:
+    index = discovery.index
+    for module in index.modules.values():
+        for assign in module.assigns:
+            # app.conf.task_routes = {...}
+            prefix = app.qname + ".conf."
+            if assign.target_qname.startswith(prefix):
+                key = assign.target_qname[len(prefix):]
+                if "." not in key:
+                    _put(app, key, discovery.constant(assign.value, Where(module)), "app.conf", Location(module.path, assign.span))
+        for fact in module.calls:
+            func = fact.call.func
+            if not isinstance(func, Name) or func.kind != "global":
+                continue
+            head, _, method = func.qname.rpartition(".")
+            if _same_app(index, head, app.qname + ".conf") and method == "update":
+                _read_update(app, fact.call, discovery, module)
+            elif _same_app(index, head, app.qname) and method == "config_from_object" and fact.call.args:
+                _read_object(app, fact.call, discovery, module)
+
+
+def _same_app(index: Any, written: str, bound: str) -> bool:
+    if written == bound:
+        return True
+    module_name, rest = index.module_of(written)
+    if module_name is None or not rest:
+        return False
+    imported = dict(index.modules[module_name].imports).get(rest[0])
+    return imported is not None and ".".join((imported, *rest[1:])) == bound
+
+
+def _read_update(app: CeleryApp, call: Call, discovery: Discovery, module: ModuleFacts) -> None:
+    location = Location(module.path, call.span)
+    items: List[Tuple[str, Any]] = list(call.kwargs)
+    if call.args and isinstance(call.args[0], Const) and isinstance(call.args[0].value, dict):
+        items.extend((k, Const(v)) for k, v in call.args[0].value.items())
+    elif call.args and isinstance(call.args[0], Collection) and call.args[0].kind == "dict":
+        items.extend(
+            (k.value, v) for k, v in zip(call.args[0].keys, call.args[0].items) if isinstance(k, Const)
+        )
+    for key, value in items:
+        _put(app, str(key), discovery.constant(value, Where(module)), "app.conf.update", location)
+
+
+def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: ModuleFacts) -> None:
+    index = discovery.index
+    source = discovery.constant(call.args[0], Where(module))
+    namespace = discovery.constant(call.kwarg("namespace") or Const(None), Where(module))
+    settings_module: Optional[str] = None
+    if isinstance(source, str):
+        settings_module = source.split(":")[0]
+        if source == "django.conf:settings":
+            settings_module = django_settings_module(discovery)
+    elif isinstance(source, Name):
+        target = index.denote(source, Where(module))
+        if target.kind in ("module", "class"):
+            settings_module = target.qname
+    if not settings_module:
+        return
+    prefix = f"{namespace}_" if isinstance(namespace, str) and namespace else ""
+    candidates = [(prefix + key.upper() if prefix else key, key) for key in SETTINGS]
+    candidates += list(app.old_names.items())
+    for written_key, key in candidates:
+        target = index.resolve(f"{settings_module}.{written_key}")
+        if target.kind == "value" and target.expr is not None and not target.attrs and target.module is not None:
+            assign = _assignment(target.module, written_key)
+            location = Location(target.module.path, assign.span) if assign else app.location
+            value = discovery.constant(target.expr, Where(target.module))
+            app.settings[key] = OptionValue(value, f"setting {written_key}", location)
+        elif target.kind == "instance" and target.module is not None and not target.attrs:
+            assign = _assignment(target.module, written_key)
+            if assign is not None:
+                app.settings[key] = OptionValue(UNKNOWN, f"setting {written_key}", Location(target.module.path, assign.span))
+
+
+def _assignment(module: ModuleFacts, name: str) -> Optional[AssignFact]:
+    for assign in module.assigns:
+        if assign.target == name:
+            return assign
+    return None
+
+
+def django_settings_module(discovery: Discovery) -> Optional[str]:
+    """DJANGO_SETTINGS_MODULE as the project sets it (os.environ.setdefault(...))."""
+    for module in discovery.index.modules.values():
+        for fact in module.calls:
+            call = fact.call
+            if (
+                isinstance(call.func, Name)
+                and call.func.qname.endswith("environ.setdefault")
+                and len(call.args) == 2
+                and call.args[0] == Const("DJANGO_SETTINGS_MODULE")
+                and isinstance(call.args[1], Const)
+                and isinstance(call.args[1].value, str)
+            ):
+                return call.args[1].value
+    return None
+
+
+# ----------------------------------------------------------------------- routes
+
+
+def route_for(task_name: str, routes: OptionValue) -> Optional[OptionValue]:
+    """The queue `task_routes` gives a task name (glob, regex, dict or list), if any."""
+    value = routes.value
+    tables = value if isinstance(value, (list, tuple)) else [value]
+    for table in tables:
+        if isinstance(table, str) or (not isinstance(table, (dict, Collection))):
+            # a router function (by reference or dotted path) decides at run time
+            return OptionValue(UNKNOWN, "router function in task_routes", routes.location)
+        for pattern, destination in _route_items(table):
+            if _route_matches(pattern, task_name):
+                queue = destination.get("queue") if isinstance(destination, dict) else destination
+                if isinstance(queue, Const):
+                    queue = queue.value
+                return OptionValue(queue if queue is not None else UNKNOWN, f"task_routes[{_pattern_text(pattern)!r}]", routes.location)
+    return None
+
+
+def _route_items(table: Any) -> List[Tuple[Any, Any]]:
+    if isinstance(table, dict):
+        return list(table.items())
+    items = []
+    for key, value in zip(table.keys, table.items):
+        destination = value.value if isinstance(value, Const) else value
+        if isinstance(key, Const):
+            items.append((key.value, destination))
+        elif isinstance(key, Call) and isinstance(key.func, Name) and key.func.qname == "re.compile" and key.args:
+            if isinstance(key.args[0], Const):
+                items.append((re.compile(str(key.args[0].value)), destination))
+    return items
+
+
+def _route_matches(pattern: Any, name: str) -> bool:
+    if isinstance(pattern, re.Pattern):
+        return bool(pattern.match(name))
+    if isinstance(pattern, str):
+        return fnmatch.fnmatchcase(name, pattern) if "*" in pattern else pattern == name
+    return False
+
+
+def _pattern_text(pattern: Any) -> str:
+    return pattern.pattern if isinstance(pattern, re.Pattern) else str(pattern)
+
+
+# ----------------------------------------------------------------------- options
+
+
+def task_name(task: TaskDef, explicit: Optional[OptionValue]) -> str:
+    if explicit is not None and isinstance(explicit.value, str):
+        return explicit.value
+    return f"{task.module.module}.{task.qualname}"
+
+
+def class_options(discovery: Discovery, cls_target: Target) -> Dict[str, OptionValue]:
+    """Options set as class attributes of a task base class and its project ancestors."""
+    options: Dict[str, OptionValue] = {}
+    if cls_target.cls is None or cls_target.module is None:
+        return options
+    chain = [cls_target] + [
+        t for t in discovery.index.class_ancestors(cls_target.cls, cls_target.module) if t.kind == "class"
+    ]
+    for target in chain:
+        if target.cls is None or target.module is None:
+            continue
+        for name, expr, span in target.cls.attrs:
+            if name not in options:
+                value = discovery.constant(expr, Where(target.module))
+                options[name] = OptionValue(value, f"base class {target.cls.name}", Location(target.module.path, span))
+    return options
+
+
+def retries_used(discovery: Discovery, task: TaskDef) -> Optional[Location]:
+    """Where the task body calls `self.retry(...)` / `task.retry(...)`, if it does."""
+    if task.function is None and task.cls is None:
+        return None
+    scope = task.qualname if task.function is not None else f"{task.qualname}.run"
+    for fact in task.module.calls:
+        if fact.scope != scope and not fact.scope.startswith(scope + "."):
+            continue
+        func = fact.call.func
+        if isinstance(func, Name) and func.qname.endswith(".retry"):
+            receiver = func.qname[: -len(".retry")]
+            if receiver in ("self", f"{task.module.module}.{task.qualname}", task.qualname):
+                return Location(task.module.path, fact.call.span)
+    return None
+
+
+def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]) -> Dict[str, OptionValue]:
+    knowledge = discovery.knowledge
+    option_map: Dict[str, str] = knowledge.spec("celery")["option_map"]
+    config_map: Dict[str, str] = knowledge.spec("celery")["config_map"]
+    options: Dict[str, OptionValue] = {
+        key: OptionValue(value, "default") for key, value in knowledge.defaults["celery"].items()
+    }
+    app = _app_for(task, apps)
+    if app is not None:
+        for setting, key in config_map.items():
+            if setting in app.settings:
+                options[key] = app.settings[setting]
+    explicit: Dict[str, OptionValue] = {}
+    decorator_options = dict(task.decorator.options) if task.decorator else {}
+    base = decorator_options.get("base")
+    where = Where(task.module)
+    if base is not None and isinstance(base.value, Name):
+        target = discovery.index.denote(base.value, where)
+        explicit.update(class_options(discovery, target))
+    if task.cls is not None:
+        explicit.update(class_options(discovery, Target("class", task.qualname, module=task.module, cls=task.cls)))
+    explicit.update(decorator_options)
+    name = task_name(task, explicit.get("name"))
+    if app is not None and "task_annotations" in app.settings:
+        explicit.update(_annotations(name, app.settings["task_annotations"]))
+    retry_kwargs = explicit.get("retry_kwargs")
+    if retry_kwargs is not None and isinstance(retry_kwargs.value, dict) and "max_retries" in retry_kwargs.value:
+        explicit.setdefault("max_retries", OptionValue(retry_kwargs.value["max_retries"], retry_kwargs.source, retry_kwargs.location))
+    for raw, value in explicit.items():
+        options[option_map.get(raw, raw)] = value
+    options["name"] = OptionValue(name, "explicit name" if "name" in explicit else "module.qualname")
+    if "queue" not in explicit:
+        routed = route_for(name, app.settings["task_routes"]) if app and "task_routes" in app.settings else None
+        if routed is not None:
+            options["queue"] = routed
+        elif app is not None and "task_default_queue" in app.settings:
+            options["queue"] = app.settings["task_default_queue"]
+    retry_call = retries_used(discovery, task)
+    if "autoretry_for" not in options and retry_call is None:
+        options["retries"] = OptionValue(0, "default: no autoretry_for and no self.retry")
+    else:
+        why = "autoretry_for" if "autoretry_for" in options else f"self.retry at {retry_call}"
+        options["retries"] = OptionValue(options["max_retries"].value, f"{options['max_retries'].source}; retried by {why}", options["max_retries"].location)
+    return options
+
+
+def _annotations(name: str, annotations: OptionValue) -> Dict[str, OptionValue]:
+    tables = annotations.value if isinstance(annotations.value, (list, tuple)) else [annotations.value]
+    result: Dict[str, OptionValue] = {}
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        for pattern, values in table.items():
+            if isinstance(values, dict) and (pattern == "*" or pattern == name):
+                for key, value in values.items():
+                    result[key] = OptionValue(value, f"task_annotations[{pattern!r}]", annotations.location)
+    return result
+
+
+def _app_for(task: TaskDef, apps: List[CeleryApp]) -> Optional[CeleryApp]:
+    if not apps:
+        return None
+    owner = task.decorator.owner if task.decorator else None
+    if owner is not None and owner.origin:
+        for app in apps:
+            if app.qname == owner.origin:
+                return app
+    return apps[0]

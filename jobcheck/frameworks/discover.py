@@ -1,0 +1,386 @@
+"""Find task definitions, project wrappers and enqueue sites, for every framework.
+
+The names come from rules/knowledge/frameworks.yaml; this module only says how they are
+used: as decorators (plain, called, or through a project wrapper), as base classes, and
+as methods that send a job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from jobcheck.analysis.index import ProjectIndex, Target, Where
+from jobcheck.model import (
+    Attr,
+    Call,
+    CallFact,
+    ClassFact,
+    Const,
+    Expr,
+    FunctionFact,
+    Location,
+    ModuleFacts,
+    Name,
+    OptionValue,
+    Span,
+    Unknown,
+)
+
+UNKNOWN = Unknown("computed")
+
+
+@dataclass(frozen=True)
+class DecoratorUse:
+    """A decorator that makes a task, with the keywords that apply to the task."""
+
+    framework: str
+    api: str  # the canonical framework decorator in the end
+    written: str  # how the decorator is spelled at the use site (e.g. "tasks.task")
+    args: Tuple[Expr, ...]
+    options: Tuple[Tuple[str, OptionValue], ...]
+    owner: Optional[Target] = None  # the app/huey/queue instance the decorator belongs to
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """A project function that applies a framework task decorator to what it decorates."""
+
+    framework: str
+    api: str
+    function: FunctionFact
+    module: ModuleFacts
+    inner: Call  # the framework decorator call inside the wrapper
+    owner: Optional[Target] = None
+    is_class: bool = False  # a subclass of a decorator class takes the same keywords
+
+
+@dataclass
+class TaskDef:
+    framework: str
+    module: ModuleFacts
+    name_span: Span
+    qualname: str  # module-relative
+    how: str
+    api: str
+    function: Optional[FunctionFact] = None
+    cls: Optional[ClassFact] = None
+    decorator: Optional[DecoratorUse] = None
+    enqueued_at: List[Location] = field(default_factory=list)
+
+
+def written(expr: Expr) -> str:
+    if isinstance(expr, Call):
+        return written(expr.func)
+    if isinstance(expr, Name):
+        return expr.qname.rsplit(".", 2)[-1] if expr.kind == "global" else expr.qname
+    return type(expr).__name__
+
+
+class Discovery:
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self.knowledge = index.knowledge
+        self.wrappers: Dict[Tuple[str, str], Wrapper] = {}
+        self._calls_by_scope: Dict[Tuple[str, str], List[CallFact]] = {}
+        for module in index.modules.values():
+            for fact in module.calls:
+                self._calls_by_scope.setdefault((module.module, fact.scope), []).append(fact)
+
+    # ------------------------------------------------------------------ decorators
+
+    def framework_decorator(self, target: Target) -> Optional[Tuple[str, str]]:
+        for name in self.index.member_names(target):
+            framework = self.knowledge.decorator_framework(name)
+            if framework:
+                return framework, name
+        return None
+
+    def classify_decorator(self, expr: Expr, where: Where) -> Optional[DecoratorUse]:
+        call = expr if isinstance(expr, Call) else None
+        func = call.func if call is not None else expr
+        target = self.index.denote(func, where)
+        site_kwargs = dict(target.bound)
+        if call is not None:
+            site_kwargs.update(call.kwargs)
+        args = call.args if call is not None else ()
+        found = self.framework_decorator(target)
+        if found is not None:
+            framework, api = found
+            options = tuple((k, self._option(v, "decorator", where, call)) for k, v in site_kwargs.items())
+            owner = target if target.kind == "instance" else None
+            return DecoratorUse(framework, api, written(func), args, options, owner)
+        wrapper = self.wrapper_for(target)
+        if wrapper is not None:
+            options = self._wrapper_options(wrapper, site_kwargs, where, call)
+            return DecoratorUse(wrapper.framework, wrapper.api, written(func), args, options, wrapper.owner)
+        return None
+
+    def _option(self, value: Expr, source: str, where: Where, call: Optional[Call]) -> OptionValue:
+        location = Location(where.module.path, call.span) if call is not None else None
+        resolved = self.constant(value, where)
+        return OptionValue(resolved, source, location)
+
+    def constant(self, value: Expr, where: Where) -> object:
+        """A literal value, following module-level constants (QUEUE = "high")."""
+        if isinstance(value, Const):
+            return value.value
+        if isinstance(value, Name) and value.kind == "global":
+            target = self.index.resolve(value.qname)
+            if target.kind == "value" and isinstance(target.expr, Const) and not target.attrs:
+                return target.expr.value
+            if target.kind == "class" and target.attrs and target.cls is not None:
+                # Enum-like constant: TaskQueue.HIGH = "high"
+                for name, expr, _ in target.cls.attrs:
+                    if (name,) == target.attrs and isinstance(expr, Const):
+                        return expr.value
+        return value
+
+    # ------------------------------------------------------------------ wrappers
+
+    def wrapper_for(self, target: Target) -> Optional[Wrapper]:
+        if target.kind == "function" and target.function is not None and target.module is not None and not target.attrs:
+            return self.wrappers.get((target.module.module, target.function.qualname))
+        if target.kind == "class" and target.cls is not None and target.module is not None and not target.attrs:
+            return self.wrappers.get((target.module.module, target.cls.qualname))
+        return None
+
+    def find_wrappers(self) -> None:
+        """Project functions that apply a task decorator, and classes that extend one (to a fixpoint)."""
+        for _ in range(4):
+            changed = False
+            for module in self.index.modules.values():
+                for function in module.functions:
+                    key = (module.module, function.qualname)
+                    if key in self.wrappers or function.parent is not None or function.class_qualname is not None:
+                        continue
+                    wrapper = self._wrapper_function(module, function)
+                    if wrapper is not None:
+                        self.wrappers[key] = wrapper
+                        changed = True
+                for cls in module.classes:
+                    key = (module.module, cls.qualname)
+                    if key in self.wrappers:
+                        continue
+                    wrapper = self._wrapper_class(module, cls)
+                    if wrapper is not None:
+                        self.wrappers[key] = wrapper
+                        changed = True
+            if not changed:
+                break
+
+    def _scopes_within(self, module: ModuleFacts, qualname: str) -> Iterator[Tuple[FunctionFact, CallFact]]:
+        for function in module.functions:
+            if function.qualname == qualname or function.qualname.startswith(qualname + "."):
+                for fact in self._calls_by_scope.get((module.module, function.qualname), ()):
+                    yield function, fact
+
+    def _wrapper_function(self, module: ModuleFacts, function: FunctionFact) -> Optional[Wrapper]:
+        imports_framework = {self.knowledge.framework_of_module(q) for _, q in module.imports} - {None}
+        for inner_function, fact in self._scopes_within(module, function.qualname):
+            where = Where(module, inner_function)
+            target = self.index.denote(fact.call.func, where)
+            found = self.framework_decorator(target)
+            if found is not None:
+                return Wrapper(found[0], found[1], function, module, fact.call, target if target.kind == "instance" else None)
+            inner = self.wrapper_for(target)
+            if inner is not None:
+                return Wrapper(inner.framework, inner.api, function, module, fact.call, inner.owner)
+            # `registry["celery.app"].task(**kwargs)(wrapped)` in a module importing celery:
+            # the receiver cannot be typed statically, the shape and the import tell.
+            if (
+                target.kind == "value"
+                and target.attrs == ("task",)
+                and "celery" in imports_framework
+                and fact.call.star_kwargs
+            ):
+                return Wrapper("celery", "celery.Celery.task", function, module, fact.call)
+        return None
+
+    def _wrapper_class(self, module: ModuleFacts, cls: ClassFact) -> Optional[Wrapper]:
+        for ancestor in self.index.class_ancestors(cls, module):
+            framework = self.knowledge.decorator_framework(ancestor.canonical)
+            if framework and ancestor.canonical in self.knowledge.names(framework, "decorator_classes"):
+                return Wrapper(
+                    framework,
+                    ancestor.canonical,
+                    FunctionFact(cls.qualname, cls.name, cls.span),
+                    module,
+                    Call(Name(ancestor.canonical)),
+                    is_class=True,
+                )
+        return None
+
+    def _wrapper_options(
+        self, wrapper: Wrapper, site_kwargs: Dict[str, Expr], where: Where, call: Optional[Call]
+    ) -> Tuple[Tuple[str, OptionValue], ...]:
+        """Options a wrapper passes to the framework: its own keywords, and the use site's."""
+        inner_where = Where(wrapper.module, wrapper.function)
+        params: Dict[str, object] = {}
+        for function in wrapper.module.functions:
+            if function.qualname == wrapper.function.qualname or function.qualname.startswith(
+                wrapper.function.qualname + "."
+            ):
+                for param in function.params:
+                    params.setdefault(param.name, param)
+        reassigned = {name for name, _ in wrapper.function.locals}
+        wrapper_location = Location(wrapper.module.path, wrapper.inner.span)
+        site_location = Location(where.module.path, call.span) if call is not None else None
+        options: Dict[str, OptionValue] = {}
+        for key, value in wrapper.inner.kwargs:
+            if isinstance(value, Name) and value.kind == "local" and value.qname in params:
+                param = params[value.qname]
+                if value.qname in reassigned:
+                    options[key] = OptionValue(UNKNOWN, f"computed by wrapper {wrapper.function.name}", wrapper_location)
+                elif value.qname in site_kwargs:
+                    options[key] = OptionValue(self.constant(site_kwargs[value.qname], where), "decorator", site_location)
+                elif param.default is not None:  # type: ignore[attr-defined]
+                    options[key] = OptionValue(
+                        self.constant(param.default, inner_where),  # type: ignore[attr-defined]
+                        f"default of wrapper {wrapper.function.name}",
+                        wrapper_location,
+                    )
+            else:
+                options[key] = OptionValue(self.constant(value, inner_where), f"wrapper {wrapper.function.name}", wrapper_location)
+        named = {p for p, param in params.items() if param.kind in ("positional", "keyword")}  # type: ignore[attr-defined]
+        if wrapper.inner.star_kwargs or wrapper.is_class:
+            for key, value in site_kwargs.items():
+                if key not in named or key in dict(wrapper.inner.kwargs):
+                    options.setdefault(key, OptionValue(self.constant(value, where), "decorator", site_location))
+        return tuple(options.items())
+
+    # ------------------------------------------------------------------ definitions
+
+    def task_definitions(self) -> List[TaskDef]:
+        tasks: List[TaskDef] = []
+        for module in self.index.modules.values():
+            functions = {f.qualname: f for f in module.functions}
+            for function in module.functions:
+                where = Where(module, functions.get(function.parent) if function.parent else None)
+                for decorator, text in zip(function.decorators, function.decorator_texts):
+                    use = self.classify_decorator(decorator, where)
+                    if use is not None:
+                        tasks.append(
+                            TaskDef(use.framework, module, function.span, function.qualname, "@" + text,
+                                    use.api, function=function, decorator=use)
+                        )
+                        break
+            for cls in module.classes:
+                found = self._class_task(module, cls)
+                if found is not None:
+                    framework, api = found
+                    tasks.append(TaskDef(framework, module, cls.span, cls.qualname, f"subclass of {api}", api, cls=cls))
+        return tasks
+
+    def _class_task(self, module: ModuleFacts, cls: ClassFact) -> Optional[Tuple[str, str]]:
+        if (module.module, cls.qualname) in self.wrappers:
+            return None
+        attrs = {name: expr for name, expr, _ in cls.attrs}
+        if isinstance(attrs.get("abstract"), Const) and attrs["abstract"].value is True:
+            return None
+        meta = self.index.cls(module.module, f"{cls.qualname}.Meta")
+        if meta is not None and any(n == "abstract" and isinstance(e, Const) and e.value for n, e, _ in meta.attrs):
+            return None
+        for ancestor in self.index.class_ancestors(cls, module):
+            for framework, spec in self.knowledge.frameworks.items():
+                if ancestor.canonical in spec.get("task_base_classes", ()) and spec.get("task_method") in cls.methods:
+                    return framework, ancestor.canonical
+        return None
+
+    # ------------------------------------------------------------------ enqueue sites
+
+    def enqueue_sites(self, tasks: List[TaskDef]) -> List[Tuple["SiteDraft", Optional[TaskDef]]]:
+        """Every call that sends a job, with the task it sends when that is known.
+
+        Functions that RQ enqueues by reference or dotted path become tasks here.
+        """
+        by_qname: Dict[str, TaskDef] = {f"{t.module.module}.{t.qualname}": t for t in tasks}
+        found: List[Tuple[SiteDraft, Optional[TaskDef]]] = []
+        for module in self.index.modules.values():
+            functions = {f.qualname: f for f in module.functions}
+            for fact in module.calls:
+                where = Where(module, functions.get(fact.scope))
+                site = self._site(fact.call, where, by_qname, tasks)
+                if site is not None:
+                    found.append(site)
+        return found
+
+    def _split(self, func: Expr) -> Optional[Tuple[Expr, str]]:
+        if isinstance(func, Name) and "." in func.qname:
+            head, _, method = func.qname.rpartition(".")
+            return Name(head, func.kind), method
+        if isinstance(func, Attr):
+            return func.base, func.attr
+        return None
+
+    def _task_of(self, expr: Expr, where: Where, by_qname: Dict[str, TaskDef]) -> Optional[TaskDef]:
+        if isinstance(expr, Call):  # task.s(...), task.signature(...)
+            split = self._split(expr.func)
+            if split is not None and split[1] in ("s", "si", "signature", "message"):
+                return self._task_of(split[0], where, by_qname)
+            return None
+        target = self.index.denote(expr, where)
+        if target.kind in ("function", "class") and not target.attrs:
+            return by_qname.get(target.qname)
+        return None
+
+    def _site(
+        self, call: Call, where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef]
+    ) -> Optional[Tuple["SiteDraft", Optional[TaskDef]]]:
+        # calling a Huey task enqueues it
+        target = self.index.denote(call.func, where)
+        if target.kind == "function" and not target.attrs:
+            task = by_qname.get(target.qname)
+            if task is not None and task.framework == "huey":
+                return SiteDraft("huey", "call", call, where), task
+        split = self._split(call.func)
+        if split is None:
+            return None
+        receiver, method = split
+        task = self._task_of(receiver, where, by_qname)
+        if task is not None:
+            spec = self.knowledge.spec(task.framework)
+            if method in spec.get("enqueue_methods", ()) or method in ("delay", "apply_async"):
+                return SiteDraft(task.framework, method, call, where), task
+            return None
+        names = self.index.member_names(target)
+        if any(n in self.knowledge.names("celery", "send_task") for n in names):
+            return SiteDraft("celery", method, call, where, task_name=self.constant(call.args[0], where) if call.args else None), None
+        rq = self.knowledge.spec("rq")
+        is_queue = any(n.rsplit(".", 1)[0] in rq["queue_types"] for n in names) or any(
+            n in rq["module_enqueue"] for n in names
+        )
+        if (is_queue and method in rq["enqueue_methods"]) or any(n in rq["job_create"] for n in names):
+            func = call.kwarg("func") or (call.args[0] if call.args else None)
+            if method in ("enqueue_in", "enqueue_at") and len(call.args) > 1:
+                func = call.args[1]
+            return SiteDraft("rq", method, call, where, queue_target=target), self._rq_task(func, where, by_qname, tasks, call)
+        return None
+
+    def _rq_task(
+        self, func: Optional[Expr], where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef], call: Call
+    ) -> Optional[TaskDef]:
+        if func is None:
+            return None
+        value = self.constant(func, where)
+        target = self.index.resolve(value) if isinstance(value, str) else self.index.denote(func, where)
+        if target.kind != "function" or target.attrs or target.function is None or target.module is None:
+            return None
+        task = by_qname.get(target.qname)
+        if task is None:
+            task = TaskDef("rq", target.module, target.function.span, target.function.qualname, "enqueued", "rq.Queue.enqueue",
+                           function=target.function)
+            by_qname[target.qname] = task
+            tasks.append(task)
+        task.enqueued_at.append(Location(where.module.path, call.span))
+        return task
+
+
+@dataclass
+class SiteDraft:
+    framework: str
+    api: str
+    call: Call
+    where: Where
+    task_name: object = None
+    queue_target: Optional[Target] = None

@@ -1,0 +1,63 @@
+"""RQ: the queue a job goes to and each job's effective options."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from jobcheck.analysis.index import Target, Where
+from jobcheck.frameworks.discover import UNKNOWN, Discovery, SiteDraft, TaskDef
+from jobcheck.model import Call, Const, OptionValue, Location
+
+
+def queue_name(discovery: Discovery, target: Optional[Target], where: Where) -> object:
+    """The name of an RQ queue value: Queue("high"), get_queue("low"), or the default."""
+    if target is None:
+        return UNKNOWN
+    call = target.expr if isinstance(target.expr, Call) else None
+    if call is None and target.origin and target.kind == "instance":
+        call = _bound_call(discovery, target.origin)
+    if call is None:
+        return UNKNOWN
+    value = call.kwarg("name") or (call.args[0] if call.args else None)
+    if value is None:
+        return "default"
+    return discovery.constant(value, where)
+
+
+def _bound_call(discovery: Discovery, origin: str) -> Optional[Call]:
+    target = discovery.index.resolve(origin.rpartition(".")[0])
+    if target.module is None:
+        return None
+    for assign in target.module.assigns:
+        if assign.target_qname == origin and isinstance(assign.value, Call):
+            return assign.value
+    return None
+
+
+def effective_options(discovery: Discovery, task: TaskDef, sites: List[SiteDraft]) -> Dict[str, OptionValue]:
+    knowledge = discovery.knowledge
+    option_map: Dict[str, str] = knowledge.spec("rq")["option_map"]
+    options = {key: OptionValue(value, "default") for key, value in knowledge.defaults["rq"].items()}
+    decorator = task.decorator
+    if decorator is not None:
+        if decorator.args:
+            value = discovery.constant(decorator.args[0], Where(task.module))
+            options["queue"] = OptionValue(value if isinstance(value, str) else UNKNOWN, "@job queue argument")
+        for raw, value in decorator.options:
+            options[option_map.get(raw, raw)] = value
+    elif sites:
+        names = sorted({str(queue_name(discovery, s.queue_target, s.where)) for s in sites})
+        first = sites[0]
+        options["queue"] = OptionValue(
+            names[0] if len(names) == 1 else ", ".join(names),
+            "enqueue site" if len(sites) == 1 else f"{len(sites)} enqueue sites",
+            Location(first.where.module.path, first.call.span),
+        )
+    retry = options.get("retry")
+    if retry is not None and isinstance(retry.value, Call):
+        maximum = retry.value.kwarg("max")
+        options["retries"] = OptionValue(maximum.value if isinstance(maximum, Const) else UNKNOWN, retry.source, retry.location)
+    else:
+        options["retries"] = options["max_retries"]
+    options.setdefault("name", OptionValue(f"{task.module.module}.{task.qualname}", "module.qualname"))
+    return options

@@ -1,0 +1,241 @@
+"""Frozen, picklable data types shared by every stage of the pipeline.
+
+Nothing here imports libcst: a run served from the cache never needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+# (line, col, end_line, end_col): lines 1-based, columns 0-based code points.
+Span = Tuple[int, int, int, int]
+
+NO_SPAN: Span = (1, 0, 1, 0)
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str  # relative to the project root, POSIX separators
+    span: Span = NO_SPAN
+
+    @property
+    def line(self) -> int:
+        return self.span[0]
+
+    @property
+    def col(self) -> int:
+        return self.span[1]
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.span[0]}:{self.span[1] + 1}"
+
+
+# ----------------------------------------------------------------- expressions
+# A small, picklable picture of the Python expressions jobcheck reasons about.
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal value (str, bytes, int, float, bool, None, or tuples/lists/dicts of them)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Name:
+    """A dotted name. `qname` is resolved through the module's imports and definitions.
+
+    kind: "global" (resolved against module scope or imports), "local" (a name bound in
+    the enclosing function: `qname` is then the plain dotted text), "builtin".
+    """
+
+    qname: str
+    kind: str = "global"
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute of an expression that is not a plain dotted name, e.g. `Celery().conf`."""
+
+    base: "Expr"
+    attr: str
+
+
+@dataclass(frozen=True)
+class Call:
+    func: "Expr"
+    args: Tuple["Expr", ...] = ()
+    kwargs: Tuple[Tuple[str, "Expr"], ...] = ()
+    star_args: bool = False
+    star_kwargs: bool = False
+    span: Span = NO_SPAN
+
+    def kwarg(self, name: str) -> Optional["Expr"]:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A list/tuple/set/dict display that is not entirely literal."""
+
+    kind: str  # "list", "tuple", "set", "dict"
+    items: Tuple["Expr", ...] = ()
+    keys: Tuple["Expr", ...] = ()  # dicts only, parallel to items
+
+
+@dataclass(frozen=True)
+class Unknown:
+    text: str = ""
+
+
+Expr = Any  # Const | Name | Attr | Call | Collection | Unknown
+
+
+def dotted(expr: Expr) -> Optional[str]:
+    """The qualified name an expression stands for, or None."""
+    if isinstance(expr, Name):
+        return expr.qname
+    return None
+
+
+# ----------------------------------------------------------------- per-module facts
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str  # "positional", "keyword", "var_positional", "var_keyword"
+    default: Optional[Expr] = None
+
+
+@dataclass(frozen=True)
+class FunctionFact:
+    qualname: str  # dotted, module-relative: "Class.method", "outer.inner"
+    name: str
+    span: Span  # of the name
+    decorators: Tuple[Expr, ...] = ()
+    decorator_spans: Tuple[Span, ...] = ()
+    decorator_texts: Tuple[str, ...] = ()  # as written, for messages: "app.task(bind=True)"
+    params: Tuple[Param, ...] = ()
+    class_qualname: Optional[str] = None
+    parent: Optional[str] = None  # enclosing function's qualname
+    is_async: bool = False
+    locals: Tuple[Tuple[str, Expr], ...] = ()  # first binding of each local name
+    returns: Tuple[Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassFact:
+    qualname: str
+    name: str
+    span: Span
+    bases: Tuple[Expr, ...] = ()
+    keywords: Tuple[Tuple[str, Expr], ...] = ()
+    decorators: Tuple[Expr, ...] = ()
+    attrs: Tuple[Tuple[str, Expr, Span], ...] = ()  # class-level assignments
+    methods: Tuple[str, ...] = ()
+    parent: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CallFact:
+    call: Call
+    scope: str  # qualname of the enclosing function, "" at module level
+
+
+@dataclass(frozen=True)
+class AssignFact:
+    """`target = value` at module level, or `a.b.c = value` (target kept dotted)."""
+
+    target: str  # local dotted text, e.g. "app" or "app.conf.task_routes"
+    target_qname: str  # resolved through imports
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class SyntaxErrorFact:
+    message: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    path: str
+    module: str
+    is_package: bool = False
+    imports: Tuple[Tuple[str, str], ...] = ()  # local name -> qualified name
+    star_imports: Tuple[str, ...] = ()
+    assigns: Tuple[AssignFact, ...] = ()
+    functions: Tuple[FunctionFact, ...] = ()
+    classes: Tuple[ClassFact, ...] = ()
+    calls: Tuple[CallFact, ...] = ()
+    error: Optional[SyntaxErrorFact] = None
+
+
+# ----------------------------------------------------------------- tasks and results
+
+
+@dataclass(frozen=True)
+class OptionValue:
+    """An effective option of a task, and where it came from."""
+
+    value: Any
+    source: str  # "decorator", "base class Foo", "app config", "task_routes", "default"...
+    location: Optional[Location] = None
+
+    def describe(self) -> str:
+        where = f" ({self.location})" if self.location else ""
+        return f"{self.source}{where}"
+
+
+@dataclass(frozen=True)
+class Task:
+    framework: str
+    name: str  # the name the framework registers (Celery: module.qualname)
+    qualname: str  # Python path of the definition: "pkg.mod.func"
+    module: str
+    location: Location  # the name on the def/class line
+    kind: str  # "function", "class", "enqueued" (RQ function found through an enqueue)
+    how: str  # the decorator or base that makes it a task, as written
+    options: Tuple[Tuple[str, OptionValue], ...] = ()
+
+    def option(self, key: str) -> Optional[OptionValue]:
+        for name, value in self.options:
+            if name == key:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class EnqueueSite:
+    framework: str
+    api: str  # "delay", "apply_async", "enqueue", "send", ...
+    task: Optional[str]  # qualname of the task sent, when known
+    location: Location
+    scope: str  # qualified name of the enclosing function ("" for module level)
+    options: Tuple[Tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class RelatedLocation:
+    location: Location
+    message: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    location: Location
+    task: Optional[str] = None
+    related: Tuple[RelatedLocation, ...] = ()
+    extra: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def sort_key(self) -> Tuple[str, int, int, str]:
+        return (self.location.path, self.location.span[0], self.location.span[1], self.code)
