@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from jobcheck import files as file_discovery
+from jobcheck import prefilter
 from jobcheck.catalog import Catalog
 from jobcheck.config import Config
 from jobcheck.knowledge import load_knowledge
@@ -57,22 +58,72 @@ class _Plain(Exception):
         self.message = message
 
 
-def read_facts(sources: Sequence[file_discovery.SourceFile], root: Path) -> Tuple[List[ModuleFacts], List[Notification]]:
-    namer = file_discovery.ModuleNamer(root)
-    modules: List[ModuleFacts] = []
-    notifications: List[Notification] = []
-    for source in sources:
+class SourceSet:
+    """The project's files: bytes read once, each parsed at most once, on demand."""
+
+    def __init__(self, sources: Sequence[file_discovery.SourceFile], root: Path) -> None:
+        namer = file_discovery.ModuleNamer(root)
+        self.names: Dict[str, Tuple[str, bool]] = {}
+        self.by_module: Dict[str, str] = {}
+        self.data: Dict[str, bytes] = {}
+        self.parsed: Dict[str, ModuleFacts] = {}
+        self.notifications: List[Notification] = []
+        for source in sources:
+            try:
+                self.data[source.rel] = source.path.read_bytes()
+            except OSError as error:
+                self.notifications.append(Notification(source.rel, f"cannot read: {error.strerror or error}"))
+                continue
+            name, is_package = namer(source.rel)
+            self.names[source.rel] = (name, is_package)
+            self.by_module.setdefault(name, source.rel)
+
+    def parse(self, rel: str) -> Optional[ModuleFacts]:
+        if rel in self.parsed:
+            return self.parsed[rel]
+        data = self.data.get(rel)
+        if data is None:
+            return None
+        name, is_package = self.names[rel]
         try:
-            data = source.path.read_bytes()
-        except OSError as error:
-            notifications.append(Notification(source.rel, f"cannot read: {error.strerror or error}"))
-            continue
-        module_name, is_package = namer(source.rel)
-        try:
-            modules.append(analyse_source(data, source.rel, module_name, is_package))
+            facts = analyse_source(data, rel, name, is_package)
         except Exception as error:  # a bug in jobcheck must not stop the run
-            notifications.append(Notification(source.rel, _internal(error), "internal"))
-    return modules, notifications
+            self.notifications.append(Notification(rel, _internal(error), "internal"))
+            return None
+        self.parsed[rel] = facts
+        return facts
+
+    def load_module(self, name: str) -> Optional[ModuleFacts]:
+        rel = self.by_module.get(name)
+        return self.parse(rel) if rel is not None else None
+
+    def select(self, knowledge, config: Config) -> List[ModuleFacts]:
+        """The files that can matter (see prefilter), parsed, in rounds until none is added."""
+        from jobcheck.analysis.index import ProjectIndex
+        from jobcheck.frameworks import job_symbols
+
+        modules = [m for spec in knowledge.frameworks.values() for m in spec.get("modules", ())]
+        modules += [name.split(".")[0] for name, _ in config.task_decorators]
+        pattern = prefilter.framework_import_pattern(modules)
+        first = [f for rel, data in self.data.items() if pattern.search(data) for f in [self.parse(rel)] if f]
+        index = ProjectIndex(first, knowledge, set(self.by_module), self.load_module)
+        needles = prefilter.SymbolNeedles()
+        for module, names in job_symbols(index).items():
+            needles.add(module, names)
+        selected = {f.path: f for f in first}
+        for _ in range(4):
+            matcher = needles.matcher()
+            stage = [rel for rel, data in self.data.items() if rel not in selected and matcher.matches(data)]
+            if not stage:
+                break
+            known = needles.known()
+            for rel in stage:
+                facts = self.parse(rel)
+                if facts is not None:
+                    selected[rel] = facts
+                    if facts.error is None:
+                        needles.add_reexports(facts, known)
+        return list(selected.values())
 
 
 def _internal(error: BaseException) -> str:
@@ -85,16 +136,21 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     from jobcheck.checks import run_checks
     from jobcheck.frameworks import build_project
 
+    from jobcheck.analysis.index import ProjectIndex
+
     discovery = file_discovery.discover(paths, config)
     result = RunResult()
     result.notifications.extend(Notification(path, problem) for path, problem in discovery.errors)
-    modules, notifications = read_facts(discovery.files, config.root)
-    result.notifications.extend(notifications)
+    knowledge = load_knowledge(config.task_decorators)
+    sources = SourceSet(discovery.files, config.root)
+    selected = sources.select(knowledge, config)
+    index = ProjectIndex(selected, knowledge, set(sources.by_module), sources.load_module)
+    project = build_project(index)
+    result.project = project
+    modules = sorted(sources.parsed.values(), key=lambda m: m.path)
     result.modules = modules
     result.files_checked = len(discovery.files)
-    knowledge = load_knowledge(config.task_decorators)
-    project = build_project(modules, knowledge)
-    result.project = project
+    result.notifications.extend(sources.notifications)
     findings, failures = run_checks(project, modules, config, catalog, set(codes))
     result.findings = sorted(findings, key=Finding.sort_key)
     result.notifications.extend(Notification(path, message, "internal") for path, message in failures)

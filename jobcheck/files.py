@@ -24,6 +24,12 @@ DEFAULT_EXCLUDE = (
     "buck-out",
     "venv",
     "*.egg-info",
+    # tests do not run in production: their enqueues and fakes are not job bugs
+    "tests",
+    "test",
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
 )
 
 

@@ -52,7 +52,7 @@ def parse_source(source: str) -> cst.Module:
 def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -> ModuleFacts:
     walker = _Walker(module_name, is_package, module)
     walker.collect_module_names(module)
-    module.visit(walker)
+    walker.walk(module)
     pending_nodes = walker.pending_nodes
     spans = node_spans(module, pending_nodes)
     facts = ModuleFacts(
@@ -121,67 +121,82 @@ def _import_target(node: cst.BaseExpression) -> str:
     return ".".join(parts) if parts else ""
 
 
-class _LocalNames(cst.CSTVisitor):
-    """Names bound inside one function body (not in nested functions or classes)."""
+def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
+    """Names bound in a function body, and names it declares global/nonlocal.
 
-    def __init__(self) -> None:
-        self.names: Set[str] = set()
-        self.global_names: Set[str] = set()
+    A walk over statements only (expressions are not entered): walrus targets inside
+    expressions are missed, which only makes a name resolve as global.
+    """
+    names: Set[str] = set()
+    declared: Set[str] = set()
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        self.names.add(node.name.value)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.global_names.update(n.name.value for n in node.names)
-
-    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
-        self.global_names.update(n.name.value for n in node.names)
-
-    def _bind(self, target: cst.BaseExpression) -> None:
+    def bind(target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
-            self.names.add(target.value)
+            names.add(target.value)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
-                self._bind(element.value)
+                bind(element.value)
         elif isinstance(target, cst.StarredElement):
-            self._bind(target.value)
+            bind(target.value)
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._bind(node.target)
+    def small(statement: cst.BaseSmallStatement) -> None:
+        if isinstance(statement, cst.Assign):
+            for target in statement.targets:
+                bind(target.target)
+        elif isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
+            bind(statement.target)
+        elif isinstance(statement, cst.Import):
+            for alias in statement.names:
+                if alias.asname is not None:
+                    bind(alias.asname.name)
+                else:
+                    names.add(_import_target(alias.name).split(".")[0])
+        elif isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar):
+            for alias in statement.names:
+                if alias.asname is not None:
+                    bind(alias.asname.name)
+                else:
+                    names.add(_import_target(alias.name))
+        elif isinstance(statement, (cst.Global, cst.Nonlocal)):
+            declared.update(n.name.value for n in statement.names)
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._bind(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._bind(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._bind(node.name)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._bind(node.target)
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            if alias.asname is None:
-                self.names.add(_import_target(alias.name).split(".")[0])
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, Sequence):
-            for alias in node.names:
-                if alias.asname is None:
-                    self.names.add(_import_target(alias.name))
+    stack: List[cst.CSTNode] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+            stack.extend(node.body)
+        elif isinstance(node, cst.SimpleStatementLine):
+            for statement in node.body:
+                small(statement)
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            names.add(node.name.value)
+        elif isinstance(node, cst.For):
+            bind(node.target)
+            stack.extend(b for b in (node.body, node.orelse) if b is not None)
+        elif isinstance(node, (cst.While, cst.Else, cst.Finally)):
+            stack.append(node.body)
+            if isinstance(node, cst.While) and node.orelse is not None:
+                stack.append(node.orelse)
+        elif isinstance(node, cst.If):
+            stack.append(node.body)
+            if node.orelse is not None:
+                stack.append(node.orelse)
+        elif isinstance(node, cst.With):
+            for item in node.items:
+                if item.asname is not None:
+                    bind(item.asname.name)
+            stack.append(node.body)
+        elif isinstance(node, (cst.Try, cst.TryStar)):
+            stack.append(node.body)
+            for handler in node.handlers:
+                if handler.name is not None:
+                    bind(handler.name.name)
+                stack.append(handler.body)
+            stack.extend(b for b in (node.orelse, node.finalbody) if b is not None)
+        elif isinstance(node, cst.Match):
+            for case in node.cases:
+                stack.append(case.body)
+    return names, declared
 
 
 class _Scope:
@@ -193,7 +208,24 @@ class _Scope:
         self.returns: List[Expr] = []
 
 
-class _Walker(cst.CSTVisitor):
+_SKIPPED_FIELDS = frozenset(
+    {"header", "footer", "leading_lines", "lines_after_decorators", "lpar", "rpar", "comma", "semicolon",
+     "operator", "equal", "colon", "dot", "whitespace_before", "whitespace_after", "annotation", "returns",
+     "trailing_whitespace", "first_line", "empty_lines", "asynchronous", "star_tok", "whitespace"}
+)
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> Tuple[str, ...]:
+    names = _FIELDS.get(node_type)
+    if names is None:
+        names = _FIELDS[node_type] = tuple(
+            f.name for f in fields(node_type) if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+        )
+    return names
+
+
+class _Walker:
     def __init__(self, module_name: str, is_package: bool, module: cst.Module) -> None:
         self.module = module
         self.module_name = module_name
@@ -397,7 +429,61 @@ class _Walker(cst.CSTVisitor):
     def qualname(self, name: str) -> str:
         return f"{self.scopes[-1].qualname}.{name}" if self.scopes else name
 
-    # -------------------------------------------------------------- visitors
+    # -------------------------------------------------------------- the walk
+    # A hand-written walk: libcst's visitor rebuilds every node it passes, which costs
+    # more than parsing; this one only reads fields that can hold code of interest.
+
+    def walk(self, node: cst.CSTNode) -> None:
+        handler = _HANDLERS.get(type(node))
+        if handler is not None:
+            handler(self, node)
+        else:
+            self.walk_children(node)
+
+    def walk_children(self, node: cst.CSTNode) -> None:
+        walk = self.walk
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                walk(value)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, cst.CSTNode):
+                        walk(item)
+
+    def _walk_function(self, node: cst.FunctionDef) -> None:
+        self.visit_FunctionDef(node)
+        for decorator in node.decorators:
+            self.walk(decorator)
+        self.walk(node.params)
+        self.visit_FunctionDef_body(node)
+        self.walk(node.body)
+        self.leave_FunctionDef_body(node)
+        self.leave_FunctionDef(node)
+
+    def _walk_class(self, node: cst.ClassDef) -> None:
+        self.visit_ClassDef(node)
+        for decorator in node.decorators:
+            self.walk(decorator)
+        for base in (*node.bases, *node.keywords):
+            self.walk(base)
+        self.visit_ClassDef_body(node)
+        self.walk(node.body)
+        self.leave_ClassDef_body(node)
+        self.leave_ClassDef(node)
+
+    def _walk_call(self, node: cst.Call) -> None:
+        self.visit_Call(node)
+        self.walk_children(node)
+
+    def _walk_then_children(self, node: cst.CSTNode) -> None:
+        getattr(self, "visit_" + type(node).__name__)(node)
+        self.walk_children(node)
+
+    def _skip(self, node: cst.CSTNode) -> None:
+        pass
+
+    # -------------------------------------------------------------- handlers
 
     def visit_Import(self, node: cst.Import) -> None:
         if self.scopes:
@@ -419,10 +505,9 @@ class _Walker(cst.CSTVisitor):
                 scope.local_names.discard(local)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        local_names = _LocalNames()
-        node.body.visit(local_names)
+        bound, declared = _local_names(node.body)
         params = _params(node.params)
-        names = (local_names.names | {p.name for p in params}) - local_names.global_names
+        names = (bound | {p.name for p in params}) - declared
         enclosing_class = self.scopes[-1].qualname if self.scopes and self.scopes[-1].kind == "class" else None
         parent = self.current_scope() or None
         qualname = self.qualname(node.name.value)
@@ -489,9 +574,6 @@ class _Walker(cst.CSTVisitor):
         info["methods"] = tuple(info["methods"])
         self.classes.append(ClassFact(**info))
 
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return True
-
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(CallFact(call=self.call(node), scope=self.current_scope()))
 
@@ -526,6 +608,25 @@ class _Walker(cst.CSTVisitor):
                 self._class_stack[-1][1]["attrs"].append((target.value, self.expr(value), self.span(target)))
         elif isinstance(target, cst.Name) and target.value not in scope.locals:
             scope.locals[target.value] = self.expr(value)
+
+
+_HANDLERS = {
+    cst.FunctionDef: _Walker._walk_function,
+    cst.ClassDef: _Walker._walk_class,
+    cst.Call: _Walker._walk_call,
+    cst.Import: _Walker.visit_Import,
+    cst.ImportFrom: _Walker.visit_ImportFrom,
+    cst.Assign: _Walker._walk_then_children,
+    cst.AnnAssign: _Walker._walk_then_children,
+    cst.Return: _Walker._walk_then_children,
+    cst.Annotation: _Walker._skip,
+    cst.SimpleString: _Walker._skip,
+    cst.Integer: _Walker._skip,
+    cst.Float: _Walker._skip,
+    cst.Name: _Walker._skip,
+    cst.Comment: _Walker._skip,
+    cst.EmptyLine: _Walker._skip,
+}
 
 
 def _text(module: cst.Module, node: cst.CSTNode, limit: int = 120) -> str:

@@ -10,7 +10,7 @@ assignments and function locals are followed; what cannot be resolved stays unre
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from jobcheck.knowledge import Knowledge
 from jobcheck.model import (
@@ -68,26 +68,69 @@ class Target:
 
 
 class ProjectIndex:
-    def __init__(self, modules: Iterable[ModuleFacts], knowledge: Knowledge) -> None:
+    """Facts of the modules read so far; others are read on demand through `loader`.
+
+    `known` holds every module name of the project (from file paths, nothing read): a
+    qualified name that falls into an unread module makes the loader parse it, so helper
+    and settings modules cost only when something reaches them.
+    """
+
+    def __init__(
+        self,
+        modules: Iterable[ModuleFacts],
+        knowledge: Knowledge,
+        known: Iterable[str] = (),
+        loader: Optional[Callable[[str], Optional[ModuleFacts]]] = None,
+    ) -> None:
         self.knowledge = knowledge
         self.modules: Dict[str, ModuleFacts] = {}
-        for facts in sorted(modules, key=lambda m: m.path):
-            if facts.error is None:
-                self.modules.setdefault(facts.module, facts)
+        self.known: Set[str] = set(known)
+        self.loader = loader
         self._functions: Dict[Tuple[str, str], FunctionFact] = {}
         self._classes: Dict[Tuple[str, str], ClassFact] = {}
         self._assigns: Dict[Tuple[str, str], AssignFact] = {}
         self._imports: Dict[str, Dict[str, str]] = {}
-        for name, facts in self.modules.items():
-            for function in facts.functions:
-                self._functions.setdefault((name, function.qualname), function)
-            for cls in facts.classes:
-                self._classes.setdefault((name, cls.qualname), cls)
-            for assign in facts.assigns:
-                if "." not in assign.target:
-                    # the first binding: later rebinding (`app = app` patterns) is rare
-                    self._assigns.setdefault((name, assign.target), assign)
-            self._imports[name] = dict(facts.imports)
+        for facts in sorted(modules, key=lambda m: m.path):
+            self.add(facts)
+        self._scanned = list(self.modules.values())
+
+    def add(self, facts: ModuleFacts) -> None:
+        name = facts.module
+        self.known.add(name)
+        if facts.error is not None or name in self.modules:
+            return
+        self.modules[name] = facts
+        for function in facts.functions:
+            self._functions.setdefault((name, function.qualname), function)
+        for cls in facts.classes:
+            self._classes.setdefault((name, cls.qualname), cls)
+        for assign in facts.assigns:
+            if "." not in assign.target:
+                # the first binding: later rebinding (`app = app` patterns) is rare
+                self._assigns.setdefault((name, assign.target), assign)
+        self._imports[name] = dict(facts.imports)
+
+    def scanned(self) -> List[ModuleFacts]:
+        """The modules selected for scanning (job-related); modules read later on demand
+        serve name resolution only."""
+        return self._scanned
+
+    def framework_modules(self) -> List[ModuleFacts]:
+        """Scanned modules that import a job framework (where apps and brokers are made)."""
+        return [
+            m for m in self._scanned
+            if any(self.knowledge.framework_of_module(q) for _, q in m.imports)
+        ]
+
+    def module(self, name: str) -> Optional[ModuleFacts]:
+        facts = self.modules.get(name)
+        if facts is None and name in self.known and self.loader is not None:
+            self.known.discard(name)  # read once, even when it fails
+            loaded = self.loader(name)
+            if loaded is not None:
+                self.add(loaded)
+                facts = self.modules.get(name)
+        return facts
 
     # ------------------------------------------------------------------ lookups
 
@@ -102,7 +145,7 @@ class ProjectIndex:
         parts = qname.split(".")
         for cut in range(len(parts), 0, -1):
             candidate = ".".join(parts[:cut])
-            if candidate in self.modules:
+            if candidate in self.modules or self.module(candidate) is not None:
                 return candidate, parts[cut:]
         return None, parts
 
@@ -139,7 +182,7 @@ class ProjectIndex:
             return self.resolve(".".join((imported, *tail)), depth + 1)
         if facts.is_package:
             submodule = f"{module_name}.{head}"
-            if submodule in self.modules:
+            if self.module(submodule) is not None:
                 return self.resolve(".".join((submodule, *tail)), depth + 1)
         for star in facts.star_imports:
             target = self.resolve(".".join((star, *rest)), depth + 1)

@@ -22,8 +22,7 @@ class Project:
     celery_apps: List[celery.CeleryApp] = field(default_factory=list)
 
 
-def build_project(modules: Iterable[ModuleFacts], knowledge: Knowledge) -> Project:
-    index = ProjectIndex(modules, knowledge)
+def build_project(index: ProjectIndex) -> Project:
     discovery = Discovery(index)
     discovery.find_wrappers()
     definitions = discovery.task_definitions()
@@ -73,3 +72,34 @@ def _task(definition: TaskDef, options: Dict[str, OptionValue]) -> Task:
         how=definition.how,
         options=tuple(sorted(options.items())),
     )
+
+
+def job_symbols(index: ProjectIndex) -> Dict[str, set]:
+    """Module -> names other modules import to use jobs: tasks, wrappers, apps, queues, brokers."""
+    discovery = Discovery(index)
+    discovery.find_wrappers()
+    symbols: Dict[str, set] = {}
+    for definition in discovery.task_definitions():
+        top = definition.qualname.split(".")[0]
+        symbols.setdefault(definition.module.module, set()).add(top)
+    for (module, qualname) in discovery.wrappers:
+        symbols.setdefault(module, set()).add(qualname.split(".")[0])
+    instance_types = set()
+    for spec in index.knowledge.frameworks.values():
+        for key in ("app_types", "queue_types", "broker_types"):
+            instance_types.update(spec.get(key, ()))
+    for module in index.framework_modules():
+        for assign in module.assigns:
+            if "." in assign.target:
+                continue
+            target = index.denote(assign.value, _where(module))
+            names = set(index.instance_types(target)) | {target.canonical}
+            if names & instance_types or discovery.framework_decorator(target) or discovery.wrapper_for(target):
+                symbols.setdefault(module.module, set()).add(assign.target)
+    return symbols
+
+
+def _where(module: ModuleFacts):
+    from jobcheck.analysis.index import Where
+
+    return Where(module)

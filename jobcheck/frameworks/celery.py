@@ -40,7 +40,7 @@ class CeleryApp:
 def find_apps(discovery: Discovery) -> List[CeleryApp]:
     index = discovery.index
     apps: List[CeleryApp] = []
-    for module in index.modules.values():
+    for module in index.framework_modules():
         for assign in module.assigns:
             if "." in assign.target or not isinstance(assign.value, Call):
                 continue
@@ -68,7 +68,7 @@ def _read_constructor(app: CeleryApp, call: Call, discovery: Discovery, module: 
 
 def _read_configuration(app: CeleryApp, discovery: Discovery) -> None:
     index = discovery.index
-    for module in index.modules.values():
+    for module in index.scanned():
         for assign in module.assigns:
             # app.conf.task_routes = {...}
             prefix = app.qname + ".conf."
@@ -81,9 +81,9 @@ def _read_configuration(app: CeleryApp, discovery: Discovery) -> None:
             if not isinstance(func, Name) or func.kind != "global":
                 continue
             head, _, method = func.qname.rpartition(".")
-            if _same_app(index, head, app.qname + ".conf") and method == "update":
+            if method == "update" and _same_app(index, head, app.qname + ".conf"):
                 _read_update(app, fact.call, discovery, module)
-            elif _same_app(index, head, app.qname) and method == "config_from_object" and fact.call.args:
+            elif method == "config_from_object" and fact.call.args and _same_app(index, head, app.qname):
                 _read_object(app, fact.call, discovery, module)
 
 
@@ -150,7 +150,7 @@ def _assignment(module: ModuleFacts, name: str) -> Optional[AssignFact]:
 
 def django_settings_module(discovery: Discovery) -> Optional[str]:
     """DJANGO_SETTINGS_MODULE as the project sets it (os.environ.setdefault(...))."""
-    for module in discovery.index.modules.values():
+    for module in discovery.index.scanned():
         for fact in module.calls:
             call = fact.call
             if (

@@ -69,6 +69,15 @@ class TaskDef:
     enqueued_at: List[Location] = field(default_factory=list)
 
 
+def leaf(expr: Expr) -> Optional[str]:
+    """The last name of a callee: `send` for `task.send`, `Celery` for `celery.Celery`."""
+    if isinstance(expr, Name):
+        return expr.qname.rsplit(".", 1)[-1]
+    if isinstance(expr, Attr):
+        return expr.attr
+    return None
+
+
 def written(expr: Expr) -> str:
     if isinstance(expr, Call):
         return written(expr.func)
@@ -82,10 +91,24 @@ class Discovery:
         self.index = index
         self.knowledge = index.knowledge
         self.wrappers: Dict[Tuple[str, str], Wrapper] = {}
-        self._calls_by_scope: Dict[Tuple[str, str], List[CallFact]] = {}
-        for module in index.modules.values():
-            for fact in module.calls:
-                self._calls_by_scope.setdefault((module.module, fact.scope), []).append(fact)
+        self._calls_by_scope: Dict[str, Dict[str, List[CallFact]]] = {}
+        # resolving a name may read a module: only names that can matter are resolved
+        self.decorator_leaves = {
+            name.rsplit(".", 1)[-1]
+            for spec in self.knowledge.frameworks.values()
+            for key in ("task_decorators", "decorator_classes")
+            for name in spec.get(key, ())
+        } | {name.rsplit(".", 1)[-1] for name in self.knowledge._decorators}
+        self.task_method_leaves = {"delay", "apply_async", "s", "si", "signature"} | {
+            name for spec in self.knowledge.frameworks.values() for name in spec.get("enqueue_methods", ())
+        } - {"enqueue", "enqueue_call", "enqueue_in", "enqueue_at", "enqueue_many"}
+        self._task_names: set = set()
+        self.enqueue_leaves = {"delay", "apply_async", "s", "si", "signature", "create"} | {
+            name.rsplit(".", 1)[-1]
+            for spec in self.knowledge.frameworks.values()
+            for key in ("enqueue_methods", "send_task", "module_enqueue")
+            for name in spec.get(key, ())
+        }
 
     # ------------------------------------------------------------------ decorators
 
@@ -149,7 +172,7 @@ class Discovery:
         """Project functions that apply a task decorator, and classes that extend one (to a fixpoint)."""
         for _ in range(4):
             changed = False
-            for module in self.index.modules.values():
+            for module in self.index.scanned():
                 for function in module.functions:
                     key = (module.module, function.qualname)
                     if key in self.wrappers or function.parent is not None or function.class_qualname is not None:
@@ -157,6 +180,7 @@ class Discovery:
                     wrapper = self._wrapper_function(module, function)
                     if wrapper is not None:
                         self.wrappers[key] = wrapper
+                        self.decorator_leaves.add(function.name)
                         changed = True
                 for cls in module.classes:
                     key = (module.module, cls.qualname)
@@ -165,6 +189,7 @@ class Discovery:
                     wrapper = self._wrapper_class(module, cls)
                     if wrapper is not None:
                         self.wrappers[key] = wrapper
+                        self.decorator_leaves.add(cls.name)
                         changed = True
             if not changed:
                 break
@@ -172,12 +197,22 @@ class Discovery:
     def _scopes_within(self, module: ModuleFacts, qualname: str) -> Iterator[Tuple[FunctionFact, CallFact]]:
         for function in module.functions:
             if function.qualname == qualname or function.qualname.startswith(qualname + "."):
-                for fact in self._calls_by_scope.get((module.module, function.qualname), ()):
+                for fact in self._calls_in(module).get(function.qualname, ()):
                     yield function, fact
+
+    def _calls_in(self, module: ModuleFacts) -> Dict[str, List[CallFact]]:
+        table = self._calls_by_scope.get(module.module)
+        if table is None:
+            table = self._calls_by_scope[module.module] = {}
+            for fact in module.calls:
+                table.setdefault(fact.scope, []).append(fact)
+        return table
 
     def _wrapper_function(self, module: ModuleFacts, function: FunctionFact) -> Optional[Wrapper]:
         imports_framework = {self.knowledge.framework_of_module(q) for _, q in module.imports} - {None}
         for inner_function, fact in self._scopes_within(module, function.qualname):
+            if leaf(fact.call.func) not in self.decorator_leaves:
+                continue
             where = Where(module, inner_function)
             target = self.index.denote(fact.call.func, where)
             found = self.framework_decorator(target)
@@ -253,7 +288,7 @@ class Discovery:
 
     def task_definitions(self) -> List[TaskDef]:
         tasks: List[TaskDef] = []
-        for module in self.index.modules.values():
+        for module in self.index.scanned():
             functions = {f.qualname: f for f in module.functions}
             for function in module.functions:
                 where = Where(module, functions.get(function.parent) if function.parent else None)
@@ -295,8 +330,9 @@ class Discovery:
         Functions that RQ enqueues by reference or dotted path become tasks here.
         """
         by_qname: Dict[str, TaskDef] = {f"{t.module.module}.{t.qualname}": t for t in tasks}
+        self._task_names = {t.qualname.rsplit(".", 1)[-1] for t in tasks}
         found: List[Tuple[SiteDraft, Optional[TaskDef]]] = []
-        for module in self.index.modules.values():
+        for module in self.index.scanned():
             functions = {f.qualname: f for f in module.functions}
             for fact in module.calls:
                 where = Where(module, functions.get(fact.scope))
@@ -304,6 +340,23 @@ class Discovery:
                 if site is not None:
                     found.append(site)
         return found
+
+    def _may_enqueue(self, func: Expr) -> bool:
+        """A cheap test on names before anything is resolved (resolving may read modules)."""
+        name = leaf(func)
+        if name in self._task_names:  # calling a Huey task
+            return True
+        if name not in self.enqueue_leaves:
+            return False
+        split = self._split(func)
+        receiver = leaf(split[0]) if split else None
+        if isinstance(split[0] if split else None, Call):
+            receiver = leaf(split[0].func)
+        if name in self.task_method_leaves:
+            return receiver in self._task_names or receiver in ("s", "si", "signature")
+        if name == "create":
+            return receiver == "Job"
+        return True
 
     def _split(self, func: Expr) -> Optional[Tuple[Expr, str]]:
         if isinstance(func, Name) and "." in func.qname:
@@ -327,6 +380,8 @@ class Discovery:
     def _site(
         self, call: Call, where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef]
     ) -> Optional[Tuple["SiteDraft", Optional[TaskDef]]]:
+        if not self._may_enqueue(call.func):
+            return None
         # calling a Huey task enqueues it
         target = self.index.denote(call.func, where)
         if target.kind == "function" and not target.attrs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict
 
 from jobcheck.analysis.index import Where
-from jobcheck.frameworks.discover import Discovery, TaskDef
+from jobcheck.frameworks.discover import Discovery, TaskDef, leaf
 from jobcheck.model import Location, OptionValue
 
 # middleware class -> {its keyword: the actor option it sets the default of}
@@ -15,13 +15,17 @@ MIDDLEWARE = {
     "dramatiq.middleware.TimeLimit": {"time_limit": "time_limit"},
 }
 
+LEAVES = {name.rsplit(".", 1)[-1] for name in MIDDLEWARE}
+
 
 def broker_defaults(discovery: Discovery) -> Dict[str, OptionValue]:
     """Defaults the project's broker middleware sets (`Retries(max_retries=3)`, ...)."""
     index = discovery.index
     found: Dict[str, OptionValue] = {}
-    for module in index.modules.values():
+    for module in index.scanned():
         for fact in module.calls:
+            if leaf(fact.call.func) not in LEAVES:
+                continue
             target = index.denote(fact.call.func, Where(module))
             keywords = MIDDLEWARE.get(target.canonical)
             if not keywords:

@@ -1,0 +1,65 @@
+"""Which files to parse, decided on their bytes.
+
+Stage 1 keeps files that import a job framework. The modules kept define the project's
+own job vocabulary: its app objects, wrappers, queues and tasks. Stage 2 keeps files that
+name one of those modules *and* one of its symbols (`from saleor.celeryconf import app`,
+`from polar.worker import actor`, `from .tasks import send_email`), repeated until no
+new file qualifies (re-exports). Everything else is parsed only if the analysis reaches
+into it (a helper a task calls, a settings module).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, List, Optional, Pattern, Set, Tuple
+
+from jobcheck.model import ModuleFacts
+
+
+def framework_import_pattern(modules: Iterable[str]) -> Pattern[bytes]:
+    alternatives = b"|".join(re.escape(m.encode()) for m in sorted(set(modules)))
+    return re.compile(rb"^[ \t]*(?:from|import)[ \t]+(?:" + alternatives + rb")\b", re.MULTILINE)
+
+
+class SymbolNeedles:
+    """`module word` + `symbol word` pairs, matched on bytes with word boundaries."""
+
+    def __init__(self) -> None:
+        self.symbols: Dict[str, Set[str]] = {}
+
+    def known(self) -> Set[str]:
+        return {name for names in self.symbols.values() for name in names}
+
+    def add(self, module: str, names: Iterable[str]) -> None:
+        names = {n for n in names if len(n) > 1}
+        if names:
+            self.symbols.setdefault(module.rsplit(".", 1)[-1], set()).update(names)
+
+    def add_reexports(self, facts: ModuleFacts, known: Set[str]) -> None:
+        """A module that imports a job symbol at top level re-exports it."""
+        self.add(facts.module, {local for local, _ in facts.imports} & known)
+
+    def matcher(self) -> "NeedleMatcher":
+        return NeedleMatcher(self.symbols)
+
+
+class NeedleMatcher:
+    def __init__(self, symbols: Dict[str, Set[str]]) -> None:
+        self.modules = _words(symbols)
+        self.by_module = {m: _words({s: set() for s in names}) for m, names in symbols.items() if names}
+
+    def matches(self, data: bytes) -> bool:
+        if self.modules is None:
+            return False
+        for found in set(self.modules.findall(data)):
+            pattern = self.by_module.get(found.decode())
+            if pattern is not None and pattern.search(data):
+                return True
+        return False
+
+
+def _words(words: Dict[str, Set[str]]):
+    if not words:
+        return None
+    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rb"\b(" + alternatives + rb")\b")
