@@ -245,6 +245,10 @@ class ProjectIndex:
                     cls = self.cls(where.module.module, where.function.class_qualname)
                     if cls is not None:
                         qname = f"{where.module.module}.{cls.qualname}"
+                        if attrs and attrs[0] in cls.methods:
+                            method = self.function(where.module.module, f"{cls.qualname}.{attrs[0]}")
+                            if method is not None:
+                                return Target("function", f"{qname}.{attrs[0]}", attrs[1:], where.module, method, cls)
                         return Target("instance", qname, attrs, where.module, cls=cls)
             return Target("value", name.qname, module=where.module, expr=name)
         if name.kind == "builtin":

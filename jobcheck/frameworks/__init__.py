@@ -79,10 +79,12 @@ def job_symbols(index: ProjectIndex) -> Dict[str, set]:
     discovery = Discovery(index)
     discovery.find_wrappers()
     symbols: Dict[str, set] = {}
-    for definition in discovery.task_definitions():
+    definitions = discovery.task_definitions()
+    discovery.enqueue_sites(definitions)
+    for definition in definitions:
         top = definition.qualname.split(".")[0]
         symbols.setdefault(definition.module.module, set()).add(top)
-    for (module, qualname) in discovery.wrappers:
+    for (module, qualname) in (*discovery.wrappers, *discovery.enqueue_wrappers):
         symbols.setdefault(module, set()).add(qualname.split(".")[0])
     instance_types = set()
     for spec in index.knowledge.frameworks.values():

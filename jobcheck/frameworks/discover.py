@@ -103,6 +103,7 @@ class Discovery:
             name for spec in self.knowledge.frameworks.values() for name in spec.get("enqueue_methods", ())
         } - {"enqueue", "enqueue_call", "enqueue_in", "enqueue_at", "enqueue_many"}
         self._task_names: set = set()
+        self.enqueue_wrappers: Dict[Tuple[str, str], Tuple[str, int]] = {}
         self.enqueue_leaves = {"delay", "apply_async", "s", "si", "signature", "create"} | {
             name.rsplit(".", 1)[-1]
             for spec in self.knowledge.frameworks.values()
@@ -332,14 +333,54 @@ class Discovery:
         by_qname: Dict[str, TaskDef] = {f"{t.module.module}.{t.qualname}": t for t in tasks}
         self._task_names = {t.qualname.rsplit(".", 1)[-1] for t in tasks}
         found: List[Tuple[SiteDraft, Optional[TaskDef]]] = []
-        for module in self.index.scanned():
-            functions = {f.qualname: f for f in module.functions}
-            for fact in module.calls:
-                where = Where(module, functions.get(fact.scope))
-                site = self._site(fact.call, where, by_qname, tasks)
-                if site is not None:
-                    found.append(site)
+        for _ in range(4):  # until no new enqueue wrapper turns up
+            known_wrappers = len(self.enqueue_wrappers)
+            found = []
+            for module in self.index.scanned():
+                functions = {f.qualname: f for f in module.functions}
+                for fact in module.calls:
+                    where = Where(module, functions.get(fact.scope))
+                    site = self._site(fact.call, where, by_qname, tasks)
+                    if site is not None:
+                        found.append(site)
+            if len(self.enqueue_wrappers) == known_wrappers:
+                break
         return found
+
+    def _enqueued_param(self, func: Optional[Expr], where: Where) -> Optional[int]:
+        """The parameter of the enclosing function that is the job being sent, if any."""
+        if not isinstance(func, Name) or func.kind != "local" or "." in func.qname or where.function is None:
+            return None
+        for position, param in enumerate(where.function.params):
+            if param.name == func.qname:
+                return position
+        return None
+
+    def _record_enqueue_wrapper(self, func: Optional[Expr], where: Where) -> None:
+        position = self._enqueued_param(func, where)
+        if position is not None and where.function is not None:
+            key = (where.module.module, where.function.qualname)
+            if key not in self.enqueue_wrappers:
+                self.enqueue_wrappers[key] = (where.function.params[position].name, position)
+                self.enqueue_leaves.add(where.function.name)
+
+    def _wrapped_enqueue(self, call: Call, where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef]):
+        """A call to a project function that enqueues its argument (`enqueue_job(func, ...)`)."""
+        target = self.index.denote(call.func, where)
+        if target.kind != "function" or target.attrs or target.function is None or target.module is None:
+            return None
+        wrapper = self.enqueue_wrappers.get((target.module.module, target.function.qualname))
+        if wrapper is None:
+            return None
+        name, position = wrapper
+        bound_method = target.function.class_qualname is not None and target.function.params[:1] and target.function.params[0].name in ("self", "cls")
+        index = position - 1 if bound_method else position
+        func = call.kwarg(name) or (call.args[index] if 0 <= index < len(call.args) else None)
+        self._record_enqueue_wrapper(func, where)
+        return SiteDraft("rq", target.function.name, call, where), self._rq_task(func, where, by_qname, tasks, call)
+
+    def _enqueue_wrapper_names(self) -> set:
+        return {qualname.rsplit(".", 1)[-1] for _, qualname in self.enqueue_wrappers}
 
     def _may_enqueue(self, func: Expr) -> bool:
         """A cheap test on names before anything is resolved (resolving may read modules)."""
@@ -352,6 +393,8 @@ class Discovery:
         receiver = leaf(split[0]) if split else None
         if isinstance(split[0] if split else None, Call):
             receiver = leaf(split[0].func)
+        if name in self._enqueue_wrapper_names():
+            return True
         if name in self.task_method_leaves:
             return receiver in self._task_names or receiver in ("s", "si", "signature")
         if name == "create":
@@ -380,8 +423,17 @@ class Discovery:
     def _site(
         self, call: Call, where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef]
     ) -> Optional[Tuple["SiteDraft", Optional[TaskDef]]]:
+        if leaf(call.func) == "partial" and call.args and self._may_enqueue(call.args[0]):
+            # partial(queue.enqueue, func, ...) / partial(task.delay, ...): sent when called
+            if self.index.denote(call.func, where).canonical == "functools.partial":
+                deferred = Call(call.args[0], call.args[1:], call.kwargs, call.star_args, call.star_kwargs, call.span)
+                return self._site(deferred, where, by_qname, tasks)
         if not self._may_enqueue(call.func):
             return None
+        if leaf(call.func) in self._enqueue_wrapper_names():
+            wrapped = self._wrapped_enqueue(call, where, by_qname, tasks)
+            if wrapped is not None:
+                return wrapped
         # calling a Huey task enqueues it
         target = self.index.denote(call.func, where)
         if target.kind == "function" and not target.attrs:
@@ -409,6 +461,7 @@ class Discovery:
             func = call.kwarg("func") or (call.args[0] if call.args else None)
             if method in ("enqueue_in", "enqueue_at") and len(call.args) > 1:
                 func = call.args[1]
+            self._record_enqueue_wrapper(func, where)
             return SiteDraft("rq", method, call, where, queue_target=target), self._rq_task(func, where, by_qname, tasks, call)
         return None
 
