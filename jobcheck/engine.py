@@ -42,7 +42,7 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
-        return extract.syntax_error_facts(rel, module_name, is_package, error)
+        return extract.syntax_error_facts(rel, module_name, is_package, _locate_syntax_error(data) or error)
     except (UnicodeDecodeError, LookupError, SyntaxError, ValueError) as error:
         # undecodable bytes, an unknown coding cookie, a NUL byte
         message = f"cannot decode or tokenize the file: {error}".splitlines()[0]
@@ -50,6 +50,22 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
     except RecursionError:
         return extract.syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to parse"))
     return extract.extract(module, rel, module_name, is_package)
+
+
+def _locate_syntax_error(data: bytes) -> Optional[Exception]:
+    """CPython's own parser places syntax errors better than libcst's; ask it on failure."""
+    import ast
+
+    try:
+        ast.parse(data)
+    except SyntaxError as error:
+        plain = _Plain(error.msg)
+        plain.raw_line = error.lineno or 1  # type: ignore[attr-defined]
+        plain.raw_column = max((error.offset or 1) - 1, 0)  # type: ignore[attr-defined]
+        return plain
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
 
 
 class _Plain(Exception):
@@ -105,13 +121,15 @@ class SourceSet:
         modules = [m for spec in knowledge.frameworks.values() for m in spec.get("modules", ())]
         modules += [name.split(".")[0] for name, _ in config.task_decorators]
         pattern = prefilter.framework_import_pattern(modules)
-        first = [f for rel, data in self.data.items() if pattern.search(data) for f in [self.parse(rel)] if f]
-        index = ProjectIndex(first, knowledge, set(self.by_module), self.load_module)
+        selected = {
+            rel: facts for rel, data in self.data.items() if pattern.search(data) for facts in [self.parse(rel)] if facts
+        }
         needles = prefilter.SymbolNeedles()
-        for module, names in job_symbols(index).items():
-            needles.add(module, names)
-        selected = {f.path: f for f in first}
         for _ in range(4):
+            # the job symbols of what is selected so far (wrappers may live in stage-2 modules)
+            index = ProjectIndex(list(selected.values()), knowledge, set(self.by_module), self.load_module)
+            for module, names in job_symbols(index).items():
+                needles.add(module, names)
             matcher = needles.matcher()
             stage = [rel for rel, data in self.data.items() if rel not in selected and matcher.matches(data)]
             if not stage:

@@ -223,9 +223,9 @@ class ProjectIndex:
         if func.kind == "external":
             produced = self.knowledge.factory_type(func.canonical)
             if produced:
-                return Target("instance", produced)
+                return Target("instance", produced, module=where.module, expr=call)
             if self.knowledge.is_type(func.canonical):
-                return Target("instance", func.canonical)
+                return Target("instance", func.canonical, module=where.module, expr=call)
         if func.kind == "function" and not func.attrs and func.function is not None and func.module is not None:
             for returned in func.function.returns:
                 result = self._value(returned, Where(func.module, func.function), depth + 2)

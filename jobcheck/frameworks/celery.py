@@ -232,7 +232,7 @@ def class_options(discovery: Discovery, cls_target: Target) -> Dict[str, OptionV
         if target.cls is None or target.module is None:
             continue
         for name, expr, span in target.cls.attrs:
-            if name not in options:
+            if name not in options and name != "abstract":
                 value = discovery.constant(expr, Where(target.module))
                 options[name] = OptionValue(value, f"base class {target.cls.name}", Location(target.module.path, span))
     return options

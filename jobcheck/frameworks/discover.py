@@ -103,7 +103,7 @@ class Discovery:
             name for spec in self.knowledge.frameworks.values() for name in spec.get("enqueue_methods", ())
         } - {"enqueue", "enqueue_call", "enqueue_in", "enqueue_at", "enqueue_many"}
         self._task_names: set = set()
-        self.enqueue_wrappers: Dict[Tuple[str, str], Tuple[str, int]] = {}
+        self.enqueue_wrappers: Dict[Tuple[str, str], EnqueueWrapper] = {}
         self.enqueue_leaves = {"delay", "apply_async", "s", "si", "signature", "create"} | {
             name.rsplit(".", 1)[-1]
             for spec in self.knowledge.frameworks.values()
@@ -356,12 +356,12 @@ class Discovery:
                 return position
         return None
 
-    def _record_enqueue_wrapper(self, func: Optional[Expr], where: Where) -> None:
+    def _record_enqueue_wrapper(self, func: Optional[Expr], where: Where, queue: Optional[Target]) -> None:
         position = self._enqueued_param(func, where)
         if position is not None and where.function is not None:
             key = (where.module.module, where.function.qualname)
             if key not in self.enqueue_wrappers:
-                self.enqueue_wrappers[key] = (where.function.params[position].name, position)
+                self.enqueue_wrappers[key] = EnqueueWrapper(where.function.params[position].name, position, queue, where)
                 self.enqueue_leaves.add(where.function.name)
 
     def _wrapped_enqueue(self, call: Call, where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef]):
@@ -372,12 +372,13 @@ class Discovery:
         wrapper = self.enqueue_wrappers.get((target.module.module, target.function.qualname))
         if wrapper is None:
             return None
-        name, position = wrapper
+        name, position = wrapper.param, wrapper.position
         bound_method = target.function.class_qualname is not None and target.function.params[:1] and target.function.params[0].name in ("self", "cls")
         index = position - 1 if bound_method else position
         func = call.kwarg(name) or (call.args[index] if 0 <= index < len(call.args) else None)
-        self._record_enqueue_wrapper(func, where)
-        return SiteDraft("rq", target.function.name, call, where), self._rq_task(func, where, by_qname, tasks, call)
+        self._record_enqueue_wrapper(func, where, wrapper.queue)
+        draft = SiteDraft("rq", target.function.name, call, where, queue_target=wrapper.queue, queue_where=wrapper.where)
+        return draft, self._rq_task(func, where, by_qname, tasks, call)
 
     def _enqueue_wrapper_names(self) -> set:
         return {qualname.rsplit(".", 1)[-1] for _, qualname in self.enqueue_wrappers}
@@ -461,7 +462,7 @@ class Discovery:
             func = call.kwarg("func") or (call.args[0] if call.args else None)
             if method in ("enqueue_in", "enqueue_at") and len(call.args) > 1:
                 func = call.args[1]
-            self._record_enqueue_wrapper(func, where)
+            self._record_enqueue_wrapper(func, where, target)
             return SiteDraft("rq", method, call, where, queue_target=target), self._rq_task(func, where, by_qname, tasks, call)
         return None
 
@@ -492,3 +493,14 @@ class SiteDraft:
     where: Where
     task_name: object = None
     queue_target: Optional[Target] = None
+    queue_where: Optional[Where] = None  # where the queue expression was written, if elsewhere
+
+
+@dataclass(frozen=True)
+class EnqueueWrapper:
+    """A project function that enqueues one of its parameters (`enqueue_job(func, ...)`)."""
+
+    param: str
+    position: int
+    queue: Optional[Target]
+    where: Where

@@ -24,6 +24,10 @@ def queue_name(discovery: Discovery, target: Optional[Target], where: Where) -> 
     return discovery.constant(value, where)
 
 
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else "<computed>"
+
+
 def _bound_call(discovery: Discovery, origin: str) -> Optional[Call]:
     target = discovery.index.resolve(origin.rpartition(".")[0])
     if target.module is None:
@@ -46,10 +50,11 @@ def effective_options(discovery: Discovery, task: TaskDef, sites: List[SiteDraft
         for raw, value in decorator.options:
             options[option_map.get(raw, raw)] = value
     elif sites:
-        names = sorted({str(queue_name(discovery, s.queue_target, s.where)) for s in sites})
+        names = sorted({_text(queue_name(discovery, s.queue_target, s.queue_where or s.where)) for s in sites})
         first = sites[0]
+        value = names[0] if len(names) == 1 else ", ".join(names)
         options["queue"] = OptionValue(
-            names[0] if len(names) == 1 else ", ".join(names),
+            UNKNOWN if value == "<computed>" else value,
             "enqueue site" if len(sites) == 1 else f"{len(sites)} enqueue sites",
             Location(first.where.module.path, first.call.span),
         )
