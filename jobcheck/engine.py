@@ -129,7 +129,7 @@ class SourceSet:
             # the job symbols of what is selected so far (wrappers may live in stage-2 modules)
             index = ProjectIndex(list(selected.values()), knowledge, set(self.by_module), self.load_module)
             for module, names in job_symbols(index).items():
-                needles.add(module, names)
+                needles.add(module, names, index.modules[module].is_package)
             matcher = needles.matcher()
             stage = [rel for rel, data in self.data.items() if rel not in selected and matcher.matches(data)]
             if not stage:

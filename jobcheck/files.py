@@ -198,13 +198,20 @@ class ModuleNamer:
             self._packages[directory] = (base / "__init__.py").is_file() or (base / "__init__.pyi").is_file()
         return self._packages[directory]
 
+    def _in_package_chain(self, directories: List[str]) -> bool:
+        """A directory with `__init__.py`, or a namespace portion inside a regular package."""
+        path = "/".join(directories)
+        if self._is_package(path):
+            return True
+        return len(directories) > 1 and self._is_package("/".join(directories[:-1]))
+
     def __call__(self, rel: str) -> Tuple[str, bool]:
         parts = rel.split("/")
         stem = parts[-1].rsplit(".", 1)[0]
         directories = parts[:-1]
         is_package = stem == "__init__"
         names = [] if is_package else [stem]
-        while directories and self._is_package("/".join(directories)):
+        while directories and self._in_package_chain(directories):
             names.insert(0, directories[-1])
             directories = directories[:-1]
         if not names:  # an __init__.py outside any package chain

@@ -26,29 +26,39 @@ class SymbolNeedles:
 
     def __init__(self) -> None:
         self.symbols: Dict[str, Set[str]] = {}
+        self.package_symbols: Set[str] = set()  # reachable as `from .. import name`
 
     def known(self) -> Set[str]:
         return {name for names in self.symbols.values() for name in names}
 
-    def add(self, module: str, names: Iterable[str]) -> None:
+    def add(self, module: str, names: Iterable[str], package: bool = False) -> None:
         names = {n for n in names if len(n) > 1}
         if names:
             self.symbols.setdefault(module.rsplit(".", 1)[-1], set()).update(names)
+            if package:
+                self.package_symbols |= names
 
     def add_reexports(self, facts: ModuleFacts, known: Set[str]) -> None:
         """A module that imports a job symbol at top level re-exports it."""
-        self.add(facts.module, {local for local, _ in facts.imports} & known)
+        self.add(facts.module, {local for local, _ in facts.imports} & known, facts.is_package)
 
     def matcher(self) -> "NeedleMatcher":
-        return NeedleMatcher(self.symbols)
+        return NeedleMatcher(self.symbols, self.package_symbols)
+
+
+RELATIVE_PACKAGE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.+[ \t]+import\b", re.MULTILINE)
 
 
 class NeedleMatcher:
-    def __init__(self, symbols: Dict[str, Set[str]]) -> None:
+    def __init__(self, symbols: Dict[str, Set[str]], package_symbols: Set[str]) -> None:
         self.modules = _words(symbols)
         self.by_module = {m: _words({s: set() for s in names}) for m, names in symbols.items() if names}
+        self.package_symbols = _words({s: set() for s in package_symbols})
 
     def matches(self, data: bytes) -> bool:
+        if self.package_symbols is not None and RELATIVE_PACKAGE_IMPORT.search(data):
+            if self.package_symbols.search(data):
+                return True
         if self.modules is None:
             return False
         for found in set(self.modules.findall(data)):

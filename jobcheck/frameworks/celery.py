@@ -171,9 +171,12 @@ def django_settings_module(discovery: Discovery) -> Optional[str]:
 def route_for(task_name: str, routes: OptionValue) -> Optional[OptionValue]:
     """The queue `task_routes` gives a task name (glob, regex, dict or list), if any."""
     value = routes.value
-    tables = value if isinstance(value, (list, tuple)) else [value]
+    if isinstance(value, Collection) and value.kind in ("list", "tuple"):
+        tables = [item.value if isinstance(item, Const) else item for item in value.items]
+    else:
+        tables = value if isinstance(value, (list, tuple)) else [value]
     for table in tables:
-        if isinstance(table, str) or (not isinstance(table, (dict, Collection))):
+        if not isinstance(table, dict) and not (isinstance(table, Collection) and table.kind == "dict"):
             # a router function (by reference or dotted path) decides at run time
             return OptionValue(UNKNOWN, "router function in task_routes", routes.location)
         for pattern, destination in _route_items(table):

@@ -1,0 +1,416 @@
+"""`jobcheck tasks`: every task, with the options that apply and where each comes from."""
+
+import pytest
+
+from conftest import FIXTURES, run_on, task_named, tasks_of
+from jobcheck.model import Unknown
+
+
+@pytest.fixture(scope="module")
+def fixture_tasks():
+    tasks = run_on(FIXTURES, {"JC001"}).project.tasks
+    return {t.qualname: t for t in tasks}
+
+
+def option(task, key):
+    value = task.option(key)
+    assert value is not None, f"{task.qualname} has no {key}: {dict(task.options)}"
+    return value
+
+
+def test_fixture_inventory_is_complete(fixture_tasks):
+    assert sorted(fixture_tasks) == sorted(
+        [
+            "shop.payments.capture_payment",
+            "shop.payments.refund_payment",
+            "shop.payments.ReconcileLedger",
+            "shop.emails.send_receipt",
+            "shop.reports.nightly_report",
+            "shop.reports.weekly_digest",
+            "modern.render",
+            "worker.tasks.ping",
+            "worker.tasks.charge_card",
+            "worker.tasks.cleanup_uploads",
+            "worker.tasks.SyncInventory",
+            "jobs.work.resize_image",
+            "jobs.work.send_report",
+            "jobs.work.cleanup",
+            "jobs.work.refresh_feed",
+            "jobs.work.notify",
+            "store.tasks.charge",
+            "store.tasks.nightly_cleanup",
+            "store.tasks.send_newsletter",
+        ]
+    )
+
+
+def test_celery_routes_from_django_settings_with_namespace(fixture_tasks):
+    queue = option(fixture_tasks["shop.payments.capture_payment"], "queue")
+    assert queue.value == "payments"
+    assert queue.source == "task_routes['shop.payments.*']"
+    assert queue.location.path.endswith("shop/settings.py")
+
+
+def test_celery_route_by_regex_reaches_a_wrapper_task(fixture_tasks):
+    queue = option(fixture_tasks["shop.emails.send_receipt"], "queue")
+    assert queue.value == "mail"
+
+
+def test_celery_explicit_queue_beats_routes_and_default(fixture_tasks):
+    queue = option(fixture_tasks["shop.reports.nightly_report"], "queue")
+    assert (queue.value, queue.source) == ("reports", "decorator")
+
+
+def test_celery_default_queue_from_app_conf(fixture_tasks):
+    queue = option(fixture_tasks["shop.reports.weekly_digest"], "queue")
+    assert (queue.value, queue.source) == ("default", "app.conf")
+
+
+def test_celery_base_class_options_across_modules(fixture_tasks):
+    task = fixture_tasks["shop.payments.capture_payment"]
+    assert option(task, "expires").value == 300
+    assert option(task, "expires").source == "base class ReliableTask"
+    assert option(task, "retries").value == 5  # max_retries of the base, retried by autoretry_for
+    assert task.option("abstract") is None
+
+
+def test_celery_self_retry_counts_as_retried(fixture_tasks):
+    retries = option(fixture_tasks["shop.payments.refund_payment"], "retries")
+    assert retries.value == 2
+    assert "self.retry" in retries.source
+
+
+def test_celery_no_retry_without_autoretry_or_self_retry(fixture_tasks):
+    assert option(fixture_tasks["shop.reports.nightly_report"], "retries").value == 0
+
+
+def test_celery_acks_late_from_settings(fixture_tasks):
+    acks = option(fixture_tasks["shop.payments.capture_payment"], "acks_late")
+    assert acks.value is True
+    assert acks.source == "setting CELERY_TASK_ACKS_LATE"
+
+
+def test_celery_annotations(fixture_tasks):
+    limit = option(fixture_tasks["shop.reports.nightly_report"], "time_limit")
+    assert limit.value == 900
+    assert "task_annotations" in limit.source
+
+
+def test_celery_wrapper_passes_keywords_through(fixture_tasks):
+    task = fixture_tasks["shop.emails.send_receipt"]
+    assert option(task, "expires").value == 3600
+    assert option(task, "priority").value == 3
+    assert task.how.startswith("@wrappers.mail_task")
+
+
+def test_celery_class_based_task_with_explicit_name(fixture_tasks):
+    task = fixture_tasks["shop.payments.ReconcileLedger"]
+    assert task.name == "shop.payments.reconcile"
+    assert task.kind == "class"
+
+
+def test_celery_aliased_shared_task(fixture_tasks):
+    assert fixture_tasks["shop.reports.weekly_digest"].name == "shop.reports.weekly_digest"
+
+
+def test_dramatiq_broker_middleware_sets_defaults(fixture_tasks):
+    retries = option(fixture_tasks["worker.tasks.charge_card"], "retries")
+    assert retries.value == 3
+    assert retries.source.startswith("broker middleware Retries")
+    assert option(fixture_tasks["worker.tasks.charge_card"], "expires").value == 3_600_000
+
+
+def test_dramatiq_actor_keyword_beats_broker(fixture_tasks):
+    assert option(fixture_tasks["worker.tasks.ping"], "retries").value == 0
+
+
+def test_dramatiq_wrapper_defaults_and_site_keywords(fixture_tasks):
+    assert option(fixture_tasks["worker.tasks.charge_card"], "queue").value == "high"
+    assert option(fixture_tasks["worker.tasks.charge_card"], "time_limit").value == 60_000
+    cleanup = option(fixture_tasks["worker.tasks.cleanup_uploads"], "queue")
+    assert (cleanup.value, cleanup.source) == ("low", "default of wrapper actor")
+
+
+def test_dramatiq_generic_actor_meta_and_abstract(fixture_tasks):
+    task = fixture_tasks["worker.tasks.SyncInventory"]
+    assert option(task, "queue").value == "inventory"
+    assert option(task, "retries").value == 1
+    assert "worker.tasks.AbstractImporter" not in fixture_tasks
+
+
+def test_rq_functions_found_through_enqueue(fixture_tasks):
+    assert option(fixture_tasks["jobs.work.resize_image"], "queue").value == "high"
+    assert option(fixture_tasks["jobs.work.send_report"], "queue").value == "low"  # through enqueue_job()
+    assert option(fixture_tasks["jobs.work.cleanup"], "queue").value == "default"  # by dotted path, Queue()
+    assert fixture_tasks["jobs.work.resize_image"].kind == "enqueued"
+
+
+def test_rq_partial_of_decorator_subclass(fixture_tasks):
+    task = fixture_tasks["jobs.work.refresh_feed"]
+    assert option(task, "queue").value == "default"
+    assert option(task, "time_limit").value == 60
+    assert option(task, "failure_ttl").value == 86400  # bound by partial(...)
+
+
+def test_rq_retry_object(fixture_tasks):
+    task = fixture_tasks["jobs.work.notify"]
+    assert option(task, "retries").value == 3
+    assert option(task, "queue").value == "notifications"
+
+
+def test_rq_default_timeout(fixture_tasks):
+    assert option(fixture_tasks["jobs.work.resize_image"], "time_limit").value == 180
+
+
+def test_huey_options(fixture_tasks):
+    charge = fixture_tasks["store.tasks.charge"]
+    assert option(charge, "retries").value == 3
+    assert option(charge, "queue").value == "store"
+    assert option(fixture_tasks["store.tasks.send_newsletter"], "expires").value == 600
+    assert option(fixture_tasks["store.tasks.nightly_cleanup"], "periodic").value is True
+
+
+def test_enqueue_sites(tmp_path):
+    project = run_on(FIXTURES, {"JC001"}).project
+    sites = {(s.location.path.rsplit("/", 1)[-1], s.api, s.task) for s in project.enqueue_sites}
+    assert ("views.py", "delay", "shop.payments.capture_payment") in sites
+    assert ("views.py", "apply_async", "shop.emails.send_receipt") in sites
+    assert ("views.py", "apply_async", "shop.payments.refund_payment") in sites
+    assert ("views.py", "send_task", None) in sites
+    assert ("tasks.py", "send", "worker.tasks.charge_card") in sites
+    assert ("tasks.py", "send_with_options", "worker.tasks.ping") in sites
+    assert ("api.py", "enqueue", "jobs.work.resize_image") in sites
+    assert ("api.py", "enqueue_job", "jobs.work.send_report") in sites
+    assert ("tasks.py", "call", "store.tasks.charge") in sites
+    assert ("tasks.py", "schedule", "store.tasks.send_newsletter") in sites
+
+
+# ------------------------------------------------------------------ inline projects
+
+
+def test_import_celery_module_attribute(project):
+    root = project({"app/tasks.py": "import celery\n\n@celery.shared_task\ndef a():\n    pass\n"})
+    assert task_named(root, "a").framework == "celery"
+
+
+def test_app_imported_through_relative_import_and_reexport(project):
+    root = project(
+        {
+            "proj/__init__.py": "from .celeryconf import app\n",
+            "proj/celeryconf.py": "from celery import Celery\napp = Celery('proj')\n",
+            "proj/orders/__init__.py": "",
+            "proj/orders/tasks.py": "from .. import app\n\n@app.task(queue='orders')\ndef ship(order_id):\n    pass\n",
+        }
+    )
+    assert task_named(root, "ship").option("queue").value == "orders"
+
+
+def test_app_from_factory_function(project):
+    root = project(
+        {
+            "site/__init__.py": "",
+            "site/worker.py": """
+                from celery import Celery
+
+                def create_application():
+                    app = Celery("site")
+                    return app
+
+                app = create_application()
+            """,
+            "site/tasks.py": "from site.worker import app\n\n@app.task\ndef build():\n    pass\n",
+        }
+    )
+    assert task_named(root, "build").framework == "celery"
+
+
+def test_celery_subclass_app_and_conf_update(project):
+    root = project(
+        {
+            "w/__init__.py": "",
+            "w/app.py": """
+                from celery import Celery
+
+                class MyCelery(Celery):
+                    pass
+
+                app = MyCelery("w")
+                app.conf.update(task_time_limit=30, task_routes=[{"w.app.*": "fast"}])
+            """,
+            "w/jobs.py": "from w.app import app\n\n@app.task\ndef go():\n    pass\n",
+        }
+    )
+    task = task_named(root, "go")
+    assert task.option("time_limit").value == 30
+    assert task.option("time_limit").source == "app.conf.update"
+    assert task.option("queue").value == "celery"  # the route is for w.app.*, not w.jobs.go
+
+
+def test_router_function_counts_as_routed(project):
+    root = project(
+        {
+            "r/__init__.py": "",
+            "r/app.py": """
+                from celery import Celery
+
+                def route(name, args, kwargs, options, task=None, **kw):
+                    return {"queue": "dynamic"}
+
+                app = Celery("r")
+                app.conf.task_routes = (route,)
+            """,
+            "r/jobs.py": "from r.app import app\n\n@app.task\ndef go():\n    pass\n",
+        }
+    )
+    queue = task_named(root, "go").option("queue")
+    assert isinstance(queue.value, Unknown)
+    assert queue.source == "router function in task_routes"
+
+
+def test_config_from_object_module_and_old_setting_names(project):
+    root = project(
+        {
+            "c/__init__.py": "",
+            "c/celeryconfig.py": "CELERY_ROUTES = {'c.jobs.go': {'queue': 'old-style'}}\nCELERY_ACKS_LATE = True\n",
+            "c/app.py": "from celery import Celery\napp = Celery('c')\napp.config_from_object('c.celeryconfig')\n",
+            "c/jobs.py": "from c.app import app\n\n@app.task\ndef go():\n    pass\n",
+        }
+    )
+    task = task_named(root, "go")
+    assert task.option("queue").value == "old-style"
+    assert task.option("acks_late").value is True
+
+
+def test_settings_star_import(project):
+    root = project(
+        {
+            "d/__init__.py": "",
+            "d/settings/__init__.py": "from .base import *\n",
+            "d/settings/base.py": "CELERY_TASK_DEFAULT_QUEUE = 'work'\n",
+            "d/celery.py": """
+                import os
+                from celery import Celery
+                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "d.settings")
+                app = Celery("d")
+                app.config_from_object("django.conf:settings", namespace="CELERY")
+            """,
+            "d/tasks.py": "from celery import shared_task\n\n@shared_task\ndef go():\n    pass\n",
+        }
+    )
+    assert task_named(root, "go").option("queue").value == "work"
+
+
+def test_django_rq_and_djhuey_decorators(project):
+    root = project(
+        {
+            "a/__init__.py": "",
+            "a/rqjobs.py": "from django_rq import job\n\n@job('high')\ndef index(pk):\n    pass\n",
+            "a/hjobs.py": "from huey.contrib.djhuey import db_task, db_periodic_task\nfrom huey import crontab\n\n"
+            "@db_task(retries=2)\ndef mail(pk):\n    pass\n\n@db_periodic_task(crontab(minute='*/5'))\ndef tick():\n    pass\n",
+            "a/dh.py": "from django_huey import task as huey_task\n\n@huey_task(queue='emails')\ndef welcome(pk):\n    pass\n",
+        }
+    )
+    assert task_named(root, "index").option("queue").value == "high"
+    assert task_named(root, "mail").option("retries").value == 2
+    assert task_named(root, "tick").option("periodic").value is True
+    assert task_named(root, "welcome").framework == "huey"
+
+
+def test_registry_wrapper_like_warehouse(project):
+    root = project(
+        {
+            "wh/__init__.py": "",
+            "wh/tasks.py": """
+                import celery
+
+                def task(**kwargs):
+                    kwargs.setdefault("shared", False)
+
+                    def deco(wrapped):
+                        def callback(scanner, name, wrapped):
+                            celery_app = scanner.config.registry["celery.app"]
+                            celery_app.task(**kwargs)(wrapped)
+
+                        return wrapped
+
+                    return deco
+            """,
+            "wh/email.py": "from wh import tasks\n\n@tasks.task(bind=True, acks_late=True)\ndef send(task, request):\n    pass\n",
+        }
+    )
+    task = task_named(root, "send")
+    assert task.framework == "celery"
+    assert task.option("acks_late").value is True
+
+
+def test_wrapper_inner_function_is_not_a_task(project):
+    root = project(
+        {
+            "p/__init__.py": """
+                import functools
+                import dramatiq
+
+                def actor(queue_name=None, **options):
+                    def decorator(fn):
+                        @functools.wraps(fn)
+                        def wrapped(*args, **kwargs):
+                            return fn(*args, **kwargs)
+
+                        dramatiq.actor(wrapped, queue_name=queue_name, **options)
+                        return wrapped
+
+                    return decorator
+            """,
+            "p/jobs.py": "from p import actor\n\n@actor(queue_name='x', max_retries=1)\ndef go():\n    pass\n",
+        }
+    )
+    names = [t.qualname for t in tasks_of(root)]
+    assert names == ["p.jobs.go"]
+    assert task_named(root, "go").option("retries").value == 1
+
+
+def test_non_task_lookalikes_are_not_tasks(project):
+    root = project(
+        {
+            "x/__init__.py": "",
+            "x/lookalike.py": """
+                import invoke
+
+                @invoke.task
+                def deploy(c):
+                    pass
+
+                def task(f):
+                    return f
+
+                @task
+                def local(c):
+                    pass
+
+                class Job:
+                    def run(self):
+                        pass
+            """,
+        }
+    )
+    assert tasks_of(root) == []
+
+
+def test_task_defined_after_use_and_nested_scopes(project):
+    root = project(
+        {
+            "n/__init__.py": "",
+            "n/app.py": """
+                from celery import Celery
+
+                def setup(app):
+                    @app.task(name="n.heartbeat")
+                    def heartbeat():
+                        pass
+
+                app = Celery("n")
+            """,
+        }
+    )
+    # `app` inside setup() is a parameter: unknown, so nothing is claimed
+    assert tasks_of(root) == []
