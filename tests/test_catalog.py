@@ -1,0 +1,96 @@
+"""The rule catalog: schema-valid YAML per code of the rule contract, docs that hold."""
+
+import ast
+import json
+import re
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO, run_on, write_project
+from jobcheck.catalog import load_catalog
+from jobcheck.checks import implemented_codes
+
+# The contract (RULES.md): code -> (name, level; "off" rules report at `note` when enabled).
+CONTRACT = {
+    "JC001": ("syntax-error", "error"), "JC002": ("unused-suppression", "off"),
+    "JC101": ("unguarded-side-effect", "warning"), "JC102": ("non-idempotent-increment", "warning"),
+    "JC201": ("lock-without-expiry", "warning"), "JC202": ("lock-not-released", "warning"),
+    "JC203": ("unlocked-read-modify-write", "warning"), "JC301": ("retried-unguarded-task", "warning"),
+    "JC302": ("retry-without-backoff", "warning"), "JC303": ("unbounded-retries", "warning"),
+    "JC304": ("broad-autoretry", "warning"), "JC401": ("implicit-default-queue", "warning"),
+    "JC402": ("missing-priority", "off"), "JC403": ("unconsumed-queue", "error"),
+    "JC501": ("multi-write-without-transaction", "warning"), "JC502": ("enqueue-in-transaction", "error"),
+    "JC503": ("side-effect-in-transaction", "warning"), "JC601": ("swallowed-task-exception", "warning"),
+    "JC602": ("early-ack-task", "note"), "JC603": ("unhandled-final-failure", "note"),
+    "JC701": ("unordered-dependent-enqueues", "note"), "JC801": ("missing-staleness-guard", "warning"),
+    "JC802": ("eta-beyond-visibility-timeout", "error"), "JC803": ("missing-time-limit", "warning"),
+    "JC901": ("blocking-result-wait", "error"), "JC902": ("model-instance-argument", "warning"),
+    "JC903": ("sleep-in-task", "note"), "JC904": ("enqueue-in-loop", "off"),
+}
+
+RULE_FILES = sorted((REPO / "rules").glob("JC*.yaml"))
+
+
+def python_block(text):
+    match = re.fullmatch(r"\s*```python\n(.*)\n```\s*", text, re.S)
+    assert match, "docs example must be one ```python block"
+    return match.group(1)
+
+
+def test_every_contract_code_has_a_rule_file():
+    assert {p.stem for p in RULE_FILES} == set(CONTRACT)
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.stem)
+def test_rule_file_matches_schema_and_contract(path):
+    schema = json.loads((REPO / "rules" / "schema" / "rule.schema.json").read_text())
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(data)
+    name, level = CONTRACT[path.stem]
+    assert data["code"] == path.stem
+    assert data["name"] == name
+    if level == "off":
+        assert data["default"] is False
+    else:
+        assert (data["level"], data["default"]) == (level, True)
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.stem)
+def test_doc_snippets_parse(path):
+    docs = yaml.safe_load(path.read_text(encoding="utf-8"))["docs"]
+    for key in ("example", "use_instead"):
+        source = python_block(docs[key])
+        if path.stem == "JC001" and key == "example":
+            with pytest.raises(SyntaxError):
+                ast.parse(source)
+        else:
+            ast.parse(source)
+
+
+def test_catalog_loads_and_renders_every_rule():
+    catalog = load_catalog()
+    assert set(catalog.rules) == set(CONTRACT)
+    for code in catalog.rules:
+        text = catalog.render(code)
+        assert text.startswith(f"# {CONTRACT[code][0]} ({code})")
+        assert "## What it does" in text and "## Example" in text and "## Use instead" in text
+
+
+def test_default_selection_leaves_off_rules_out():
+    selected = load_catalog().select([], [], [])
+    assert {"JC002", "JC402", "JC904"}.isdisjoint(selected)
+    assert "JC402" in load_catalog().select([], [], ["JC402"])
+
+
+@pytest.mark.parametrize("code", sorted(implemented_codes()))
+def test_examples_trigger_and_use_instead_is_clean(code, tmp_path):
+    """Every implemented rule: its Example fires it, its Use instead does not."""
+    docs = load_catalog().rule(code).docs
+    for key, expect in (("example", True), ("use_instead", False)):
+        root = tmp_path / key
+        write_project(root, {"pyproject.toml": "[tool.jobcheck]\n", "snippet.py": python_block(docs[key])})
+        result = run_on(root, {code})
+        fired = any(f.code == code for f in result.findings)
+        assert fired is expect, f"{code} {key}: fired={fired}"

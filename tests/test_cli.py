@@ -1,0 +1,195 @@
+"""The command line: commands, exit codes, one-line errors, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES, REPO
+from jobcheck import __version__
+from jobcheck.catalog import load_catalog
+from jobcheck.cli import main
+
+
+def invoke(*args, cwd=None):
+    runner = CliRunner()
+    if cwd is None:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+    with runner.isolated_filesystem(temp_dir=cwd):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def run_cli(*args, cwd):
+    """The installed entry point in a subprocess, to see the real stderr and exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobcheck", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_rules_lists_every_catalog_code_with_level_and_default():
+    result = invoke("rules")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    catalog = load_catalog()
+    assert len(lines) == len(catalog.rules)
+    for line, rule in zip(lines, catalog.rules.values()):
+        assert line.startswith(rule.code)
+        assert rule.level in line
+        assert (" on " if rule.default else " off ") in line
+
+
+def test_rule_explains_jc001():
+    result = invoke("rule", "jc001")
+    assert result.exit_code == 0
+    assert result.output.startswith("# syntax-error (JC001)")
+    assert "## Why is this bad?" in result.output
+
+
+def test_unknown_rule_code_is_one_line_and_exit_2(tmp_path):
+    completed = run_cli("rule", "JC999", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == ["jobcheck: error: unknown rule code `JC999` (see `jobcheck rules`)"]
+
+
+def test_check_demo_project_reports_and_exits_1():
+    result = invoke("check", str(FIXTURES))
+    assert result.exit_code == 1
+    assert "JC001" in result.output
+    assert "jinja_tasks.py:3:2: JC001" in result.output
+    assert result.output.rstrip().endswith("files.")
+
+
+def test_exit_zero_and_fail_on_never():
+    assert invoke("check", "--exit-zero", str(FIXTURES)).exit_code == 0
+    assert invoke("check", "--fail-on", "never", str(FIXTURES)).exit_code == 0
+
+
+def test_ignore_and_select(tmp_path):
+    assert invoke("check", "--ignore", "JC001", str(FIXTURES)).exit_code == 0
+    assert invoke("check", "--select", "JC0", str(FIXTURES)).exit_code == 1
+
+
+def test_unknown_select_code_is_an_error(tmp_path):
+    completed = run_cli("check", "--select", "JC77", str(FIXTURES), cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "unknown rule code or prefix `JC77`" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_clean_project_exits_0(project):
+    root = project({"app/tasks.py": "from celery import shared_task\n\n@shared_task\ndef a():\n    pass\n"})
+    result = invoke("check", str(root))
+    assert result.exit_code == 0
+    assert "All checks passed!" in result.output
+
+
+def test_missing_path_is_one_line_exit_2(tmp_path):
+    completed = run_cli("check", "nowhere", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == "jobcheck: error: nowhere: no such file or directory"
+
+
+def test_unknown_config_key_names_the_key(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.jobcheck]\nselectt = ['JC1']\n")
+    completed = run_cli("check", ".", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "unknown key `selectt`" in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_type_in_config(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.jobcheck]\nselect = 'JC1'\n")
+    completed = run_cli("check", ".", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "`select` must be a list of strings" in completed.stderr
+
+
+def test_pyproject_that_is_not_toml(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.jobcheck\n")
+    completed = run_cli("check", ".", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "not valid TOML" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_explicit_config_file(tmp_path):
+    config = tmp_path / "jobcheck.toml"
+    config.write_text("ignore = ['JC001']\n")
+    (tmp_path / "bad.py").write_text("import celery\ndef f(:\n")
+    result = invoke("check", "--config", str(config), str(tmp_path))
+    assert result.exit_code == 0
+
+
+def test_config_select_and_fail_on(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.jobcheck]\nfail-on = 'never'\n")
+    (tmp_path / "bad.py").write_text("import celery\ndef f(:\n")
+    completed = run_cli("check", ".", cwd=tmp_path)
+    assert completed.returncode == 0
+    assert "JC001" in completed.stdout
+
+
+def test_json_output(tmp_path):
+    result = invoke("check", "--output-format", "json", str(FIXTURES))
+    document = json.loads(result.output)
+    codes = [f["code"] for f in document["findings"]]
+    assert codes == ["JC001"]
+    finding = document["findings"][0]
+    assert finding["location"]["path"].endswith("fixtures/syntax/jinja_tasks.py")
+    assert (finding["location"]["line"], finding["location"]["column"]) == (3, 2)
+    assert finding["level"] == "error"
+
+
+def test_output_file_written_and_unwritable_path(tmp_path):
+    target = tmp_path / "report.json"
+    result = invoke("check", "--output-format", "json", "--output", str(target), str(FIXTURES))
+    assert result.exit_code == 1
+    assert json.loads(target.read_text())["findings"]
+    completed = run_cli("check", "--output", str(tmp_path / "missing" / "r.txt"), str(FIXTURES), cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "cannot write the report" in completed.stderr
+
+
+def test_unknown_output_format_is_usage_error(tmp_path):
+    completed = run_cli("check", "--output-format", "xml", ".", cwd=tmp_path)
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+
+
+def test_tasks_text_and_json():
+    text = invoke("tasks", str(FIXTURES / "celery"))
+    assert text.exit_code == 0
+    assert "capture_payment  [celery, @app.task(" in text.output
+    assert text.output.rstrip().endswith("in 9 files.")
+    document = json.loads(invoke("tasks", "--output-format", "json", str(FIXTURES / "celery")).output)
+    by_name = {t["qualname"]: t for t in document["tasks"]}
+    queue = by_name["shop.payments.capture_payment"]["options"]["queue"]
+    assert queue["value"] == "payments"
+    assert queue["location"]["path"].endswith("shop/settings.py")
+
+
+def test_syntax_error_file_does_not_stop_the_run(project):
+    root = project(
+        {
+            "a/broken.py": "from celery import shared_task\n@shared_task\ndef f(:\n",
+            "a/good.py": "from celery import shared_task\n\n@shared_task\ndef ok():\n    pass\n",
+        }
+    )
+    result = invoke("check", str(root))
+    assert result.exit_code == 1
+    assert "broken.py:3:7: JC001" in result.output
+    tasks = invoke("tasks", str(root))
+    assert "ok  [celery" in tasks.output
+
+
+@pytest.mark.parametrize("command", [["check"], ["tasks"]])
+def test_entry_point_runs_from_a_subprocess(command, tmp_path):
+    completed = run_cli(*command, str(FIXTURES / "huey"), cwd=REPO)
+    assert completed.returncode == 0, completed.stderr
