@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from contextlib import contextmanager
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -46,14 +47,20 @@ class _MarkingState(CodegenState):
         if id(node) not in self.wanted:
             yield
             return
+        if end_node is not None:
+            self.wanted[id(end_node)] = None
         start = len(self.tokens)
         yield
+        end = len(self.tokens)
+        if end_node is not None and id(end_node) in self.marks:
+            end = self.marks[id(end_node)][1]  # hoisted from the child, as PositionProvider does
         # A third element marks the syntactic range as final (after_codegen keeps it).
-        self.marks[id(node)] = [start, len(self.tokens), 1]
+        self.marks[id(node)] = [start, end, 1]
 
 
 def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[int, Span]:
     """Map id(node) -> (line, col, end_line, end_col) for each of `nodes`."""
+    nodes = list(nodes)
     wanted = dict.fromkeys(id(n) for n in nodes)
     if not wanted:
         return {}
@@ -61,18 +68,20 @@ def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[int, Sp
     module._codegen(state)
     offsets = [0, *itertools.accumulate(map(len, state.tokens))]
     text = "".join(state.tokens)
-    newlines = _newline_offsets(text)
+    line_starts = [0, *(match.end() for match in _NEWLINE.finditer(text))]
+    last = len(state.tokens)  # the module drops a final newline token after it was counted
 
     def point(token_index: int) -> Tuple[int, int]:
-        offset = offsets[token_index]
-        # skip leading whitespace/newline tokens that belong to the node's layout
-        line = bisect.bisect_right(newlines, offset - 1)
-        line_start = newlines[line - 1] + 1 if line else 0
-        return line + 1, offset - line_start
+        offset = offsets[min(token_index, last)]
+        line = bisect.bisect_right(line_starts, offset)
+        return line, offset - line_starts[line - 1]
 
     spans: Dict[int, Span] = {}
+    wanted_ids = {id(n) for n in nodes}
     for key, mark in state.marks.items():
-        start, end = mark[0], mark[1]
+        if key not in wanted_ids:
+            continue
+        start, end = min(mark[0], last), min(mark[1], last)
         while start < end and not state.tokens[start].strip():
             start += 1
         line, col = point(start)
@@ -81,11 +90,4 @@ def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[int, Sp
     return spans
 
 
-def _newline_offsets(text: str) -> List[int]:
-    result = []
-    find = text.find
-    index = find("\n")
-    while index != -1:
-        result.append(index)
-        index = find("\n", index + 1)
-    return result
+_NEWLINE = re.compile(r"\r\n?|\n")  # what libcst and CPython count as a line break
