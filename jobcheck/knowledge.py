@@ -34,6 +34,7 @@ class Knowledge:
         self.aliases: Dict[str, str] = dict(data.get("aliases", {}))
         self.frameworks: Dict[str, Dict[str, Any]] = data["frameworks"]
         self.defaults: Dict[str, Dict[str, Any]] = data["defaults"]
+        self._canonical: Dict[str, str] = {}
         self._decorators: Dict[str, str] = {}
         for framework, spec in self.frameworks.items():
             for name in spec.get("task_decorators", ()):
@@ -44,9 +45,14 @@ class Knowledge:
             module: framework for framework, spec in self.frameworks.items() for module in spec.get("modules", ())
         }
 
-    @functools.lru_cache(maxsize=None)
     def canonical(self, qname: str) -> str:
         """Map an import path onto its canonical name (longest alias prefix wins)."""
+        cached = self._canonical.get(qname)
+        if cached is None:
+            cached = self._canonical[qname] = self._canonicalise(qname)
+        return cached
+
+    def _canonicalise(self, qname: str) -> str:
         for _ in range(4):
             parts = qname.split(".")
             for cut in range(len(parts), 0, -1):

@@ -11,7 +11,7 @@ into it (a helper a task calls, a settings module).
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional, Pattern, Set, Tuple
+from typing import Dict, Iterable, Pattern, Set
 
 from jobcheck.model import ModuleFacts
 

@@ -8,7 +8,7 @@ Each check module defines `CODES` (the rule codes it reports) and either
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from jobcheck.catalog import Catalog
 from jobcheck.config import Config

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List
 
 from jobcheck.analysis.index import ProjectIndex
 from jobcheck.frameworks import celery, dramatiq, huey, rq
 from jobcheck.frameworks.discover import Discovery, SiteDraft, TaskDef
-from jobcheck.knowledge import Knowledge
 from jobcheck.model import EnqueueSite, Location, ModuleFacts, OptionValue, Task
 
 INVENTORY_KEYS = ("queue", "retries", "expires", "time_limit", "acks_late", "priority")

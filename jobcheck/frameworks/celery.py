@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from jobcheck.analysis.index import Target, Where
 from jobcheck.frameworks.discover import UNKNOWN, Discovery, TaskDef
-from jobcheck.model import AssignFact, Call, Collection, Const, Expr, Location, ModuleFacts, Name, OptionValue
+from jobcheck.model import AssignFact, Call, Collection, Const, Location, ModuleFacts, Name, OptionValue
 
 SETTINGS = (
     "task_acks_late",
