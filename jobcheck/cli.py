@@ -89,7 +89,8 @@ def main() -> None:
 @click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
 @click.option("--show-chain", is_flag=True, help="Show the call chain of findings reached through helpers.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule.")
-def check(paths, output_format, output, select, ignore, extend_select, fail_on, exit_zero, config_path, show_chain, statistics) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count).")
+def check(paths, output_format, output, select, ignore, extend_select, fail_on, exit_zero, config_path, show_chain, statistics, jobs) -> None:
     """Check PATHS (default: the current directory) and report findings."""
     from jobcheck import engine
     from jobcheck.report import json as json_report
@@ -98,7 +99,7 @@ def check(paths, output_format, output, select, ignore, extend_select, fail_on, 
     given, config = _load(paths, config_path)
     catalog = _catalog()
     selected = _selection(catalog, config, select, ignore, extend_select)
-    result = engine.run(given, config, catalog, selected)
+    result = engine.run(given, config, catalog, selected, jobs or engine.default_jobs())
     if output_format == "json":
         report = json_report.render(result, catalog)
     else:
@@ -125,13 +126,14 @@ def exit_code(result, catalog: Catalog, fail_on: str, exit_zero: bool) -> int:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
-def tasks(paths, output_format, config_path) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count).")
+def tasks(paths, output_format, config_path, jobs) -> None:
     """List every task in PATHS with its effective options and where each comes from."""
     from jobcheck import engine
     from jobcheck.report import tasks as tasks_report
 
     given, config = _load(paths, config_path)
-    result = engine.run(given, config, _catalog(), {"JC001"})
+    result = engine.run(given, config, _catalog(), {"JC001"}, jobs or engine.default_jobs())
     found = result.project.tasks if result.project is not None else []
     if output_format == "json":
         click.echo(tasks_report.render_json(found, result.files_checked), nl=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,32 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
     return extract.extract(module, rel, module_name, is_package)
 
 
+PARALLEL_THRESHOLD = 16  # below this, starting processes costs more than it saves
+_POOL = None
+
+
+def _pool(jobs: int):
+    """One process pool per run, started on first use (fork where available: no re-import)."""
+    global _POOL
+    if _POOL is None or _POOL._max_workers != jobs:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        _POOL = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return _POOL
+
+
+def _analyse_job(job: Tuple[bytes, str, str, bool]) -> "ModuleFacts | str":
+    """Facts for one file, or the text of an internal error (runs in a worker process)."""
+    data, rel, name, is_package = job
+    try:
+        return analyse_source(data, rel, name, is_package)
+    except Exception as error:  # a bug in jobcheck must not stop the run
+        return _internal(error)
+
+
 def _locate_syntax_error(data: bytes) -> Optional[Exception]:
     """CPython's own parser places syntax errors better than libcst's; ask it on failure."""
     import ast
@@ -77,7 +104,8 @@ class _Plain(Exception):
 class SourceSet:
     """The project's files: bytes read once, each parsed at most once, on demand."""
 
-    def __init__(self, sources: Sequence[file_discovery.SourceFile], root: Path) -> None:
+    def __init__(self, sources: Sequence[file_discovery.SourceFile], root: Path, jobs: int = 1) -> None:
+        self.jobs = jobs
         namer = file_discovery.ModuleNamer(root)
         self.names: Dict[str, Tuple[str, bool]] = {}
         self.by_module: Dict[str, str] = {}
@@ -95,19 +123,27 @@ class SourceSet:
             self.by_module.setdefault(name, source.rel)
 
     def parse(self, rel: str) -> Optional[ModuleFacts]:
-        if rel in self.parsed:
-            return self.parsed[rel]
-        data = self.data.get(rel)
-        if data is None:
-            return None
-        name, is_package = self.names[rel]
-        try:
-            facts = analyse_source(data, rel, name, is_package)
-        except Exception as error:  # a bug in jobcheck must not stop the run
-            self.notifications.append(Notification(rel, _internal(error), "internal"))
-            return None
-        self.parsed[rel] = facts
-        return facts
+        if rel not in self.parsed and rel in self.data:
+            self._store(rel, _analyse_job((self.data[rel], rel, *self.names[rel])))
+        return self.parsed.get(rel)
+
+    def parse_many(self, rels: Sequence[str]) -> List[ModuleFacts]:
+        """Parse files, fanned out over processes when there are enough to pay for it."""
+        todo = [rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data]
+        jobs = [(self.data[rel], rel, *self.names[rel]) for rel in todo]
+        if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
+            results = _pool(self.jobs).map(_analyse_job, jobs, chunksize=4)
+        else:
+            results = map(_analyse_job, jobs)
+        for rel, outcome in zip(todo, results):
+            self._store(rel, outcome)
+        return [self.parsed[rel] for rel in rels if rel in self.parsed]
+
+    def _store(self, rel: str, outcome: "ModuleFacts | str") -> None:
+        if isinstance(outcome, str):
+            self.notifications.append(Notification(rel, outcome, "internal"))
+        else:
+            self.parsed[rel] = outcome
 
     def load_module(self, name: str) -> Optional[ModuleFacts]:
         rel = self.by_module.get(name)
@@ -121,9 +157,8 @@ class SourceSet:
         modules = [m for spec in knowledge.frameworks.values() for m in spec.get("modules", ())]
         modules += [name.split(".")[0] for name, _ in config.task_decorators]
         pattern = prefilter.framework_import_pattern(modules)
-        selected = {
-            rel: facts for rel, data in self.data.items() if pattern.search(data) for facts in [self.parse(rel)] if facts
-        }
+        first = self.parse_many([rel for rel, data in self.data.items() if pattern.search(data)])
+        selected = {facts.path: facts for facts in first}
         needles = prefilter.SymbolNeedles()
         for _ in range(4):
             # the job symbols of what is selected so far (wrappers may live in stage-2 modules)
@@ -135,12 +170,10 @@ class SourceSet:
             if not stage:
                 break
             known = needles.known()
-            for rel in stage:
-                facts = self.parse(rel)
-                if facts is not None:
-                    selected[rel] = facts
-                    if facts.error is None:
-                        needles.add_reexports(facts, known)
+            for facts in self.parse_many(stage):
+                selected[facts.path] = facts
+                if facts.error is None:
+                    needles.add_reexports(facts, known)
         return list(selected.values())
 
 
@@ -150,7 +183,11 @@ def _internal(error: BaseException) -> str:
     return f"internal error: {type(error).__name__}: {error}{where}"
 
 
-def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str]) -> RunResult:
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str], jobs: int = 1) -> RunResult:
     from jobcheck.checks import run_checks
     from jobcheck.frameworks import build_project
 
@@ -160,7 +197,7 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     result = RunResult()
     result.notifications.extend(Notification(path, problem) for path, problem in discovery.errors)
     knowledge = load_knowledge(config.task_decorators)
-    sources = SourceSet(discovery.files, config.root)
+    sources = SourceSet(discovery.files, config.root, jobs)
     selected = sources.select(knowledge, config)
     index = ProjectIndex(selected, knowledge, set(sources.by_module), sources.load_module)
     project = build_project(index)

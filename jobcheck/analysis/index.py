@@ -115,6 +115,11 @@ class ProjectIndex:
         serve name resolution only."""
         return self._scanned
 
+    def frameworks_present(self) -> Set[str]:
+        """The job frameworks the scanned modules import."""
+        found = {self.knowledge.framework_of_module(q) for m in self._scanned for _, q in m.imports}
+        return {f for f in found if f}
+
     def framework_modules(self) -> List[ModuleFacts]:
         """Scanned modules that import a job framework (where apps and brokers are made)."""
         return [

@@ -103,13 +103,19 @@ class Discovery:
             name for spec in self.knowledge.frameworks.values() for name in spec.get("enqueue_methods", ())
         } - {"enqueue", "enqueue_call", "enqueue_in", "enqueue_at", "enqueue_many"}
         self._task_names: set = set()
+        self._huey_task_names: set = set()
         self.enqueue_wrappers: Dict[Tuple[str, str], EnqueueWrapper] = {}
-        self.enqueue_leaves = {"delay", "apply_async", "s", "si", "signature", "create"} | {
+        # only the APIs of frameworks the project imports (`broker.enqueue` is not RQ's)
+        present = index.frameworks_present()
+        self.enqueue_leaves = {"delay", "apply_async", "s", "si", "signature"} | {
             name.rsplit(".", 1)[-1]
-            for spec in self.knowledge.frameworks.values()
+            for framework, spec in self.knowledge.frameworks.items()
+            if framework in present
             for key in ("enqueue_methods", "send_task", "module_enqueue")
             for name in spec.get(key, ())
         }
+        if "rq" in present:
+            self.enqueue_leaves.add("create")  # Job.create
 
     # ------------------------------------------------------------------ decorators
 
@@ -332,6 +338,7 @@ class Discovery:
         """
         by_qname: Dict[str, TaskDef] = {f"{t.module.module}.{t.qualname}": t for t in tasks}
         self._task_names = {t.qualname.rsplit(".", 1)[-1] for t in tasks}
+        self._huey_task_names = {t.qualname.rsplit(".", 1)[-1] for t in tasks if t.framework == "huey"}
         found: List[Tuple[SiteDraft, Optional[TaskDef]]] = []
         for _ in range(4):  # until no new enqueue wrapper turns up
             known_wrappers = len(self.enqueue_wrappers)
@@ -386,7 +393,7 @@ class Discovery:
     def _may_enqueue(self, func: Expr) -> bool:
         """A cheap test on names before anything is resolved (resolving may read modules)."""
         name = leaf(func)
-        if name in self._task_names:  # calling a Huey task
+        if name in self._huey_task_names:  # calling a Huey task enqueues it
             return True
         if name not in self.enqueue_leaves:
             return False
