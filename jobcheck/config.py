@@ -176,11 +176,3 @@ def load(paths: List[Path], explicit: Optional[Path]) -> Config:
         return Config(root=base if base.is_dir() else base.parent)
     table = read_table(pyproject, required=False)
     return from_table(table or {}, pyproject.resolve().parent, pyproject if table else None)
-
-
-def known_keys() -> List[str]:
-    return sorted(_KEYS)
-
-
-def config_fields() -> List[str]:
-    return [f.name for f in fields(Config)]

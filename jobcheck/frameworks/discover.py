@@ -23,6 +23,7 @@ from jobcheck.model import (
     ModuleFacts,
     Name,
     OptionValue,
+    Param,
     Span,
     Unknown,
 )
@@ -258,7 +259,7 @@ class Discovery:
     ) -> Tuple[Tuple[str, OptionValue], ...]:
         """Options a wrapper passes to the framework: its own keywords, and the use site's."""
         inner_where = Where(wrapper.module, wrapper.function)
-        params: Dict[str, object] = {}
+        params: Dict[str, Param] = {}
         for function in wrapper.module.functions:
             if function.qualname == wrapper.function.qualname or function.qualname.startswith(
                 wrapper.function.qualname + "."
@@ -276,15 +277,15 @@ class Discovery:
                     options[key] = OptionValue(UNKNOWN, f"computed by wrapper {wrapper.function.name}", wrapper_location)
                 elif value.qname in site_kwargs:
                     options[key] = OptionValue(self.constant(site_kwargs[value.qname], where), "decorator", site_location)
-                elif param.default is not None:  # type: ignore[attr-defined]
+                elif param.default is not None:
                     options[key] = OptionValue(
-                        self.constant(param.default, inner_where),  # type: ignore[attr-defined]
+                        self.constant(param.default, inner_where),
                         f"default of wrapper {wrapper.function.name}",
                         wrapper_location,
                     )
             else:
                 options[key] = OptionValue(self.constant(value, inner_where), f"wrapper {wrapper.function.name}", wrapper_location)
-        named = {p for p, param in params.items() if param.kind in ("positional", "keyword")}  # type: ignore[attr-defined]
+        named = {p for p, param in params.items() if param.kind in ("positional", "keyword")}
         if wrapper.inner.star_kwargs or wrapper.is_class:
             for key, value in site_kwargs.items():
                 if key not in named or key in dict(wrapper.inner.kwargs):
