@@ -54,20 +54,16 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
 
 
 PARALLEL_THRESHOLD = 16  # below this, starting processes costs more than it saves
-_POOL = None
 
 
-def _pool(jobs: int):
-    """One process pool per run, started on first use (fork where available: no re-import)."""
-    global _POOL
-    if _POOL is None or _POOL._max_workers != jobs:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+def _start_pool(jobs: int):
+    """A process pool for one run (fork where available: the workers need no re-import)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        _POOL = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-    return _POOL
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
 
 
 def _analyse_job(job: Tuple[bytes, str, str, bool]) -> "ModuleFacts | str":
@@ -106,6 +102,7 @@ class SourceSet:
 
     def __init__(self, sources: Sequence[file_discovery.SourceFile], root: Path, jobs: int = 1) -> None:
         self.jobs = jobs
+        self._pool = None
         namer = file_discovery.ModuleNamer(root)
         self.names: Dict[str, Tuple[str, bool]] = {}
         self.by_module: Dict[str, str] = {}
@@ -132,7 +129,9 @@ class SourceSet:
         todo = [rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data]
         jobs = [(self.data[rel], rel, *self.names[rel]) for rel in todo]
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
-            results = _pool(self.jobs).map(_analyse_job, jobs, chunksize=4)
+            if self._pool is None:
+                self._pool = _start_pool(self.jobs)
+            results = self._pool.map(_analyse_job, jobs, chunksize=4)
         else:
             results = map(_analyse_job, jobs)
         for rel, outcome in zip(todo, results):
@@ -144,6 +143,11 @@ class SourceSet:
             self.notifications.append(Notification(rel, outcome, "internal"))
         else:
             self.parsed[rel] = outcome
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def load_module(self, name: str) -> Optional[ModuleFacts]:
         rel = self.by_module.get(name)
@@ -198,7 +202,10 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     result.notifications.extend(Notification(path, problem) for path, problem in discovery.errors)
     knowledge = load_knowledge(config.task_decorators)
     sources = SourceSet(discovery.files, config.root, jobs)
-    selected = sources.select(knowledge, config)
+    try:
+        selected = sources.select(knowledge, config)
+    finally:
+        sources.close()  # what is read later (helpers reached on demand) is parsed here
     index = ProjectIndex(selected, knowledge, set(sources.by_module), sources.load_module)
     project = build_project(index)
     result.project = project
