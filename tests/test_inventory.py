@@ -158,8 +158,40 @@ def test_rq_retry_object(fixture_tasks):
     assert option(task, "queue").value == "notifications"
 
 
-def test_rq_default_timeout(fixture_tasks):
-    assert option(fixture_tasks["jobs.work.resize_image"], "time_limit").value == 180
+def test_rq_timeouts(fixture_tasks, project):
+    assert option(fixture_tasks["jobs.work.resize_image"], "time_limit").value == 30  # job_timeout=
+    assert option(fixture_tasks["jobs.work.send_report"], "time_limit").value == 180  # RQ's default
+    root = project(
+        {
+            "q/__init__.py": "",
+            "q/jobs.py": """
+                from redis import Redis
+                from rq import Queue
+
+                slow = Queue("slow", connection=Redis(), default_timeout=3600)
+
+                def crunch():
+                    pass
+
+                def start():
+                    slow.enqueue(crunch)
+            """,
+        }
+    )
+    limit = task_named(root, "crunch").option("time_limit")
+    assert (limit.value, limit.source) == (3600, "Queue(default_timeout=...)")
+
+
+def test_user_declared_task_decorator(project):
+    root = project(
+        {
+            "pyproject.toml": '[tool.jobcheck.task-decorators]\n"u.background.job" = "rq"\n',
+            "u/__init__.py": "",
+            "u/background.py": "import rq\n\ndef job(f):\n    return f\n",
+            "u/work.py": "from u.background import job\n\n@job\ndef sync():\n    pass\n",
+        }
+    )
+    assert task_named(root, "sync").framework == "rq"
 
 
 def test_huey_options(fixture_tasks):

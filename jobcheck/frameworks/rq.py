@@ -9,19 +9,39 @@ from jobcheck.frameworks.discover import UNKNOWN, Discovery, SiteDraft, TaskDef
 from jobcheck.model import Call, Const, OptionValue, Location
 
 
-def queue_name(discovery: Discovery, target: Optional[Target], where: Where) -> object:
-    """The name of an RQ queue value: Queue("high"), get_queue("low"), or the default."""
+def queue_call(discovery: Discovery, target: Optional[Target]) -> Optional[Call]:
+    """The `Queue(...)` / `get_queue(...)` call that made a queue value, when the code shows it."""
     if target is None:
-        return UNKNOWN
+        return None
     call = target.expr if isinstance(target.expr, Call) else None
     if call is None and target.origin and target.kind == "instance":
         call = _bound_call(discovery, target.origin)
+    return call
+
+
+def queue_name(discovery: Discovery, target: Optional[Target], where: Where) -> object:
+    """The name of an RQ queue value: Queue("high"), get_queue("low"), or the default."""
+    call = queue_call(discovery, target)
     if call is None:
         return UNKNOWN
     value = call.kwarg("name") or (call.args[0] if call.args else None)
     if value is None:
         return "default"
     return discovery.constant(value, where)
+
+
+def _site_timeout(discovery: Discovery, site: SiteDraft) -> Optional[OptionValue]:
+    """`job_timeout=` at the enqueue call, else the queue's `default_timeout=`."""
+    for keyword in ("job_timeout", "timeout"):
+        value = site.call.kwarg(keyword)
+        if value is not None:
+            location = Location(site.where.module.path, site.call.span)
+            return OptionValue(discovery.constant(value, site.where), f"enqueue {keyword}=", location)
+    call = queue_call(discovery, site.queue_target)
+    value = call.kwarg("default_timeout") if call is not None else None
+    if value is not None:
+        return OptionValue(discovery.constant(value, site.queue_where or site.where), "Queue(default_timeout=...)")
+    return None
 
 
 def _text(value: object) -> str:
@@ -58,6 +78,9 @@ def effective_options(discovery: Discovery, task: TaskDef, sites: List[SiteDraft
             "enqueue site" if len(sites) == 1 else f"{len(sites)} enqueue sites",
             Location(first.where.module.path, first.call.span),
         )
+        timeouts = {_site_timeout(discovery, site) for site in sites}
+        if len(timeouts) == 1 and None not in timeouts:
+            options["time_limit"] = timeouts.pop()
     retry = options.get("retry")
     if retry is not None and isinstance(retry.value, Call):
         maximum = retry.value.kwarg("max")
