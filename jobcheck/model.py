@@ -142,9 +142,29 @@ class ClassFact:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """One level of the syntactic context of a call, inside its function.
+
+    kind: "with" (exprs: the context managers), "loop", "try" (exprs: the handled
+    exception types), "except" (exprs: its types; span: the except clause), "callback"
+    (a lambda passed to exprs[0]), "guard" (an earlier `if ...: return/raise/continue`
+    in an enclosing block: exprs are the calls in its test, names the dotted names it
+    reads, text the test as written).
+    """
+
+    kind: str
+    exprs: Tuple[Expr, ...] = ()
+    names: Tuple[str, ...] = ()
+    text: str = ""
+    span: Span = NO_SPAN
+
+
+@dataclass(frozen=True)
 class CallFact:
     call: Call
     scope: str  # qualname of the enclosing function, "" at module level
+    context: Tuple[Frame, ...] = ()  # outermost first, within the enclosing function
+    awaited: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from jobcheck.model import (
     Collection,
     Const,
     Expr,
+    Frame,
     FunctionFact,
     ModuleFacts,
     Name,
@@ -239,6 +240,9 @@ class _Walker:
         self.calls: List[CallFact] = []
         self.scopes: List[_Scope] = []
         self.pending_nodes: List[cst.CSTNode] = []
+        self.frames: List[Frame] = []
+        self._calls: List[cst.Call] = []
+        self._awaited: Optional[cst.Call] = None
         self._function_stack: List[Tuple[cst.FunctionDef, FunctionFact]] = []
         self._class_stack: List[Tuple[cst.ClassDef, Dict[str, Any]]] = []
 
@@ -457,9 +461,74 @@ class _Walker:
             self.walk(decorator)
         self.walk(node.params)
         self.visit_FunctionDef_body(node)
+        outer_frames, self.frames = self.frames, []
         self.walk(node.body)
+        self.frames = outer_frames
         self.leave_FunctionDef_body(node)
         self.leave_FunctionDef(node)
+
+    # context frames: what encloses a call inside its function
+
+    def _framed(self, frame: Frame, nodes) -> None:
+        self.frames.append(frame)
+        for child in nodes:
+            if child is not None:
+                self.walk(child)
+        self.frames.pop()
+
+    def _walk_block(self, node: cst.CSTNode) -> None:
+        """A statement block: an early exit (`if ...: return`) guards what follows it."""
+        depth = len(self.frames)
+        for statement in node.body:
+            self.walk(statement)
+            if isinstance(statement, cst.If) and statement.orelse is None and _exits(statement.body):
+                self.frames.append(self._guard(statement))
+        del self.frames[depth:]
+
+    def _guard(self, statement: cst.If) -> Frame:
+        calls = tuple(self.call(c) for c in _calls_in(statement.test))
+        names = tuple(sorted({".".join(p) for p in _names_in(statement.test)}))
+        return Frame("guard", calls, names, _text(self.module, statement.test, 80), self.span(statement.test))
+
+    def _walk_with(self, node: cst.With) -> None:
+        for item in node.items:
+            self.walk(item.item)
+        managers = tuple(self.expr(item.item) for item in node.items)
+        self._framed(Frame("with", managers, span=self.span(node.items[0].item)), [node.body])
+
+    def _walk_loop(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.For):
+            self.walk(node.iter)
+        elif isinstance(node, cst.While):
+            self.walk(node.test)
+        self._framed(Frame("loop"), [node.body])
+        if node.orelse is not None:
+            self.walk(node.orelse)
+
+    def _walk_comprehension(self, node: cst.CSTNode) -> None:
+        self.frames.append(Frame("loop"))
+        self.walk_children(node)
+        self.frames.pop()
+
+    def _walk_try(self, node: cst.CSTNode) -> None:
+        types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
+        self._framed(Frame("try", types), [node.body])
+        for handler in node.handlers:
+            handled = (self.expr(handler.type),) if handler.type is not None else ()
+            self._framed(Frame("except", handled, span=self.span(handler)), [handler.body])
+        for block in (node.orelse, node.finalbody):
+            if block is not None:
+                self.walk(block)
+
+    def _walk_lambda(self, node: cst.Lambda) -> None:
+        owner = self._calls[-1].func if self._calls else None
+        frame = Frame("callback", (self.expr(owner),) if owner is not None else ())
+        self._framed(frame, [node.body])
+
+    def _walk_await(self, node: cst.Await) -> None:
+        if isinstance(node.expression, cst.Call):
+            self._awaited = node.expression
+        self.walk(node.expression)
 
     def _walk_class(self, node: cst.ClassDef) -> None:
         self.visit_ClassDef(node)
@@ -474,7 +543,9 @@ class _Walker:
 
     def _walk_call(self, node: cst.Call) -> None:
         self.visit_Call(node)
+        self._calls.append(node)
         self.walk_children(node)
+        self._calls.pop()
 
     def _walk_then_children(self, node: cst.CSTNode) -> None:
         getattr(self, "visit_" + type(node).__name__)(node)
@@ -575,7 +646,8 @@ class _Walker:
         self.classes.append(ClassFact(**info))
 
     def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(CallFact(call=self.call(node), scope=self.current_scope()))
+        awaited = self._awaited is node
+        self.calls.append(CallFact(self.call(node), self.current_scope(), tuple(self.frames), awaited))
 
     def visit_Return(self, node: cst.Return) -> None:
         if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
@@ -619,6 +691,19 @@ _HANDLERS = {
     cst.Assign: _Walker._walk_then_children,
     cst.AnnAssign: _Walker._walk_then_children,
     cst.Return: _Walker._walk_then_children,
+    cst.IndentedBlock: _Walker._walk_block,
+    cst.Module: _Walker._walk_block,
+    cst.With: _Walker._walk_with,
+    cst.For: _Walker._walk_loop,
+    cst.While: _Walker._walk_loop,
+    cst.ListComp: _Walker._walk_comprehension,
+    cst.SetComp: _Walker._walk_comprehension,
+    cst.DictComp: _Walker._walk_comprehension,
+    cst.GeneratorExp: _Walker._walk_comprehension,
+    cst.Try: _Walker._walk_try,
+    cst.TryStar: _Walker._walk_try,
+    cst.Lambda: _Walker._walk_lambda,
+    cst.Await: _Walker._walk_await,
     cst.Annotation: _Walker._skip,
     cst.SimpleString: _Walker._skip,
     cst.Integer: _Walker._skip,
@@ -627,6 +712,44 @@ _HANDLERS = {
     cst.Comment: _Walker._skip,
     cst.EmptyLine: _Walker._skip,
 }
+
+
+def _exits(body: cst.BaseSuite) -> bool:
+    """Whether a block always ends the function or the iteration (return/raise/continue)."""
+    statements = body.body if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else []
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        last = last.body[-1] if last.body else None
+    return isinstance(last, (cst.Return, cst.Raise, cst.Continue))
+
+
+def _calls_in(node: cst.CSTNode) -> List[cst.Call]:
+    found: List[cst.Call] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call):
+            found.append(current)
+            continue  # the call's own arguments are part of it
+        if isinstance(current, cst.Lambda):
+            continue
+        stack.extend(current.children)
+    return found
+
+
+def _names_in(node: cst.CSTNode) -> List[List[str]]:
+    found: List[List[str]] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        parts = _dotted_parts(current) if isinstance(current, (cst.Name, cst.Attribute)) else None
+        if parts is not None:
+            found.append(parts)
+            continue
+        stack.extend(current.children)
+    return found
 
 
 def _text(module: cst.Module, node: cst.CSTNode, limit: int = 120) -> str:
