@@ -725,6 +725,17 @@ def _exits(body: cst.BaseSuite) -> bool:
     return isinstance(last, (cst.Return, cst.Raise, cst.Continue))
 
 
+def _children(node: cst.CSTNode) -> List[cst.CSTNode]:
+    result: List[cst.CSTNode] = []
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            result.append(value)
+        elif isinstance(value, (tuple, list)):
+            result.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return result
+
+
 def _calls_in(node: cst.CSTNode) -> List[cst.Call]:
     found: List[cst.Call] = []
     stack = [node]
@@ -733,9 +744,8 @@ def _calls_in(node: cst.CSTNode) -> List[cst.Call]:
         if isinstance(current, cst.Call):
             found.append(current)
             continue  # the call's own arguments are part of it
-        if isinstance(current, cst.Lambda):
-            continue
-        stack.extend(current.children)
+        if not isinstance(current, cst.Lambda):
+            stack.extend(_children(current))
     return found
 
 
@@ -747,8 +757,8 @@ def _names_in(node: cst.CSTNode) -> List[List[str]]:
         parts = _dotted_parts(current) if isinstance(current, (cst.Name, cst.Attribute)) else None
         if parts is not None:
             found.append(parts)
-            continue
-        stack.extend(current.children)
+        else:
+            stack.extend(_children(current))
     return found
 
 
