@@ -127,7 +127,8 @@ def exit_code(result, catalog: Catalog, fail_on: str, exit_zero: bool) -> int:
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count).")
-def tasks(paths, output_format, config_path, jobs) -> None:
+@click.option("--effects", is_flag=True, help="Also list each task's effects, the call chain to them, and their guards.")
+def tasks(paths, output_format, config_path, jobs, effects) -> None:
     """List every task in PATHS with its effective options and where each comes from."""
     from jobcheck import engine
     from jobcheck.report import tasks as tasks_report
@@ -135,10 +136,16 @@ def tasks(paths, output_format, config_path, jobs) -> None:
     given, config = _load(paths, config_path)
     result = engine.run(given, config, _catalog(), {"JC001"}, jobs or engine.default_jobs())
     found = result.project.tasks if result.project is not None else []
+    analysis = summaries = None
+    if effects:
+        from jobcheck.analysis.effects import EffectAnalysis
+
+        analysis = EffectAnalysis(result.project, config.max_depth)
+        summaries = {task.qualname: analysis.task_effects(task) for task in found}
     if output_format == "json":
-        click.echo(tasks_report.render_json(found, result.files_checked), nl=False)
+        click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis), nl=False)
     else:
-        click.echo(tasks_report.render_text(found, result.files_checked), nl=False)
+        click.echo(tasks_report.render_text(found, result.files_checked, summaries, analysis), nl=False)
     for notification in result.notifications:
         click.echo(f"jobcheck: error: {notification.path}: {notification.message}", err=True)
     sys.exit(2 if result.notifications else 0)

@@ -162,20 +162,18 @@ def discover(paths: List[Path], config: Config) -> Discovery:
                     add(child, child_rel)
 
     for given in paths:
-        absolute = given.resolve() if not given.is_absolute() else given
         if not given.exists():
             errors.append((str(given), "no such file or directory"))
             continue
-        rel = relative(absolute.resolve()) if given.is_symlink() else relative(Path(os.path.abspath(given)))
+        absolute = given.resolve()  # the root is resolved too: symlinked spellings agree
+        rel = relative(absolute)
         if rel is None:
             errors.append((str(given), "outside the project root " + str(root)))
             continue
         if absolute.is_dir():
-            walk(absolute, "" if rel == "." else rel, {absolute.resolve()})
-        elif matcher.excluded(rel):
-            continue
-        else:
-            add(Path(os.path.abspath(given)), rel)
+            walk(absolute, "" if rel == "." else rel, {absolute})
+        elif not matcher.excluded(rel):
+            add(absolute, rel)
     files.sort(key=lambda f: f.rel)
     return Discovery(files=files, errors=errors)
 

@@ -79,6 +79,15 @@ class Call:
 
 
 @dataclass(frozen=True)
+class BinOp:
+    """An arithmetic expression that is not a constant (`F("n") + 1`)."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True)
 class Collection:
     """A list/tuple/set/dict display that is not entirely literal."""
 
@@ -126,6 +135,8 @@ class FunctionFact:
     is_async: bool = False
     locals: Tuple[Tuple[str, Expr], ...] = ()  # first binding of each local name
     returns: Tuple[Expr, ...] = ()
+    # `target op= value` statements: (target as dotted text, operator, value, span, context)
+    augmented: Tuple[Tuple[str, str, Expr, Span, Tuple["Frame", ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -240,6 +251,24 @@ class EnqueueSite:
     location: Location
     scope: str  # qualified name of the enclosing function ("" for module level)
     options: Tuple[Tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something a task does that changes the world outside the job's memory.
+
+    kind: "db-write", "external", "increment", "enqueue", "lock", "wait", "sleep".
+    `chain` holds the call sites from the task body down to the function that makes the
+    effect; `frames` the syntactic context along that chain (outermost first).
+    """
+
+    kind: str
+    api: str  # what it resolved to: "Order.objects.create", "requests.post"
+    detail: str  # insert/update/delete/save/upsert, email/http/payment..., the queue...
+    location: Location
+    chain: Tuple[Location, ...] = ()
+    frames: Tuple[Frame, ...] = ()
+    keyed: bool = False  # an idempotency key is passed to the call
 
 
 @dataclass(frozen=True)

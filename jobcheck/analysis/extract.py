@@ -17,6 +17,7 @@ from jobcheck.analysis.positions import node_spans
 from jobcheck.model import (
     AssignFact,
     Attr,
+    BinOp,
     Call,
     CallFact,
     ClassFact,
@@ -239,6 +240,7 @@ class _Walker:
         self.classes: List[ClassFact] = []
         self.calls: List[CallFact] = []
         self.scopes: List[_Scope] = []
+        self._augmented: Dict[str, List[Any]] = {}
         self.pending_nodes: List[cst.CSTNode] = []
         self.frames: List[Frame] = []
         self._calls: List[cst.Call] = []
@@ -382,7 +384,7 @@ class _Walker:
         left = self.expr(node.left, depth + 1)
         right = self.expr(node.right, depth + 1)
         if not (isinstance(left, Const) and isinstance(right, Const)):
-            return Unknown("binary")
+            return BinOp(type(node.operator).__name__, left, right)
         a, b = left.value, right.value
         try:
             if isinstance(node.operator, cst.Add) and type(a) is type(b) and isinstance(a, (int, float, str)):
@@ -615,7 +617,12 @@ class _Walker:
         scope = self._finished_scope
         _, fact = self._function_stack.pop()
         self.functions.append(
-            replace(fact, locals=tuple(scope.locals.items()), returns=tuple(scope.returns))
+            replace(
+                fact,
+                locals=tuple(scope.locals.items()),
+                returns=tuple(scope.returns),
+                augmented=tuple(self._augmented.pop(scope.qualname, ())),
+            )
         )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -652,6 +659,14 @@ class _Walker:
     def visit_Return(self, node: cst.Return) -> None:
         if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
             self.scopes[-1].returns.append(self.expr(node.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        scope = self.current_scope()
+        parts = _dotted_parts(node.target)
+        if scope and parts is not None:
+            operator = type(node.operator).__name__.replace("Assign", "")
+            record = (".".join(parts), operator, self.expr(node.value), self.span(node), tuple(self.frames))
+            self._augmented.setdefault(scope, []).append(record)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         value = node.value
@@ -690,6 +705,7 @@ _HANDLERS = {
     cst.ImportFrom: _Walker.visit_ImportFrom,
     cst.Assign: _Walker._walk_then_children,
     cst.AnnAssign: _Walker._walk_then_children,
+    cst.AugAssign: _Walker._walk_then_children,
     cst.Return: _Walker._walk_then_children,
     cst.IndentedBlock: _Walker._walk_block,
     cst.Module: _Walker._walk_block,

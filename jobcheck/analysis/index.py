@@ -250,10 +250,14 @@ class ProjectIndex:
                     cls = self.cls(where.module.module, where.function.class_qualname)
                     if cls is not None:
                         qname = f"{where.module.module}.{cls.qualname}"
-                        if attrs and attrs[0] in cls.methods:
-                            method = self.function(where.module.module, f"{cls.qualname}.{attrs[0]}")
-                            if method is not None:
-                                return Target("function", f"{qname}.{attrs[0]}", attrs[1:], where.module, method, cls)
+                        found = self.find_method(where.module, cls, attrs[0]) if attrs else None
+                        if found is not None:
+                            module, method = found
+                            owner = method.class_qualname or cls.qualname
+                            return Target(
+                                "function", f"{module.module}.{owner}.{attrs[0]}", attrs[1:], module, method,
+                                self.cls(module.module, owner),
+                            )
                         return Target("instance", qname, attrs, where.module, cls=cls)
             return Target("value", name.qname, module=where.module, expr=name)
         if name.kind == "builtin":
@@ -276,6 +280,18 @@ class ProjectIndex:
             if target.kind == "class" and target.cls is not None and target.module is not None:
                 result.extend(self.class_ancestors(target.cls, target.module, depth + 1))
         return result
+
+    def find_method(self, module: ModuleFacts, cls: ClassFact, name: str) -> Optional[Tuple[ModuleFacts, FunctionFact]]:
+        """A method of a project class, looked up through its project base classes."""
+        function = self.function(module.module, f"{cls.qualname}.{name}")
+        if function is not None:
+            return module, function
+        for ancestor in self.class_ancestors(cls, module):
+            if ancestor.kind == "class" and ancestor.cls is not None and ancestor.module is not None:
+                function = self.function(ancestor.module.module, f"{ancestor.cls.qualname}.{name}")
+                if function is not None:
+                    return ancestor.module, function
+        return None
 
     def instance_types(self, target: Target) -> List[str]:
         """Canonical names an instance target is an instance of (project class, then bases)."""

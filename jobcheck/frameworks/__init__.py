@@ -85,6 +85,8 @@ def job_symbols(index: ProjectIndex) -> Dict[str, set]:
         symbols.setdefault(definition.module.module, set()).add(top)
     for (module, qualname) in (*discovery.wrappers, *discovery.enqueue_wrappers):
         symbols.setdefault(module, set()).add(qualname.split(".")[0])
+    for module, cls in discovery.task_base_classes():
+        symbols.setdefault(module.module, set()).add(cls.qualname.split(".")[0])
     instance_types = set()
     for spec in index.knowledge.frameworks.values():
         for key in ("app_types", "queue_types", "broker_types"):

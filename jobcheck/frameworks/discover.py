@@ -315,6 +315,16 @@ class Discovery:
                     tasks.append(TaskDef(framework, module, cls.span, cls.qualname, f"subclass of {api}", api, cls=cls))
         return tasks
 
+    def task_base_classes(self) -> List[Tuple[ModuleFacts, ClassFact]]:
+        """Project classes deriving from a framework task class (abstract bases included)."""
+        found = []
+        bases = {name for spec in self.knowledge.frameworks.values() for name in spec.get("task_base_classes", ())}
+        for module in self.index.framework_modules():
+            for cls in module.classes:
+                if any(a.canonical in bases for a in self.index.class_ancestors(cls, module)):
+                    found.append((module, cls))
+        return found
+
     def _class_task(self, module: ModuleFacts, cls: ClassFact) -> Optional[Tuple[str, str]]:
         if (module.module, cls.qualname) in self.wrappers:
             return None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from jobcheck.frameworks import INVENTORY_KEYS
-from jobcheck.model import Attr, Call, Collection, Name, OptionValue, Task, Unknown
+from jobcheck.analysis.effects import guard_frames, in_callback, in_loop, transaction_frames
+from jobcheck.model import Attr, Call, Collection, Effect, Frame, Location, Name, OptionValue, Task, Unknown
 
 from jobcheck.report.json import location_json
 
@@ -44,7 +45,49 @@ def _shown_keys(task: Task) -> List[str]:
     return keys + sorted(extra)
 
 
-def render_text(tasks: List[Task], files_checked: int) -> str:
+def effect_json(effect: Effect, analysis: Any) -> Dict[str, Any]:
+    return {
+        "kind": effect.kind,
+        "api": effect.api,
+        "detail": effect.detail,
+        "location": location_json(effect.location),
+        "chain": [location_json(site) for site in effect.chain],
+        "guards": [frame.text for frame in guard_frames(effect)],
+        "transactions": [location_json(Location(_frame_path(effect, frame), frame.span)) for frame in transaction_frames(effect, analysis)],
+        "in_loop": in_loop(effect),
+        "in_callback": in_callback(effect),
+        "idempotency_key": effect.keyed,
+    }
+
+
+def _frame_path(effect: Effect, frame: Frame) -> str:
+    """Frames carry spans only; the path is that of the chain step they belong to."""
+    return effect.location.path if not effect.chain else effect.chain[0].path
+
+
+def _effect_lines(effect: Effect, analysis: Any) -> List[str]:
+    chain = " -> ".join(str(site) for site in effect.chain)
+    via = f"  via {chain}" if chain else ""
+    detail = f" ({effect.detail})" if effect.detail else ""
+    lines = [f"      {effect.kind:<10}{effect.api}{detail}  {effect.location}{via}"]
+    notes = []
+    guards = guard_frames(effect)
+    if guards:
+        notes.append("after " + "; ".join(f"`if {g.text}: exit`" for g in guards))
+    if transaction_frames(effect, analysis):
+        notes.append("in a transaction")
+    if in_loop(effect):
+        notes.append("in a loop")
+    if in_callback(effect):
+        notes.append("in a callback")
+    if effect.keyed:
+        notes.append("idempotency key")
+    if notes:
+        lines.append("          " + ", ".join(notes))
+    return lines
+
+
+def render_text(tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None) -> str:
     lines: List[str] = []
     for task in tasks:
         lines.append(f"{task.location}: {task.qualname.rsplit('.', 1)[-1]}  [{task.framework}, {task.how}]")
@@ -55,6 +98,11 @@ def render_text(tasks: List[Task], files_checked: int) -> str:
                 continue
             value = display(option.value)
             lines.append(f"    {key:<14}{_short(value):<32} {option.describe()}")
+        if effects is not None:
+            found = effects.get(task.qualname, [])
+            lines.append(f"    effects       {len(found) if found else 'none found'}")
+            for effect in found:
+                lines.extend(_effect_lines(effect, analysis))
     counts = Counter(t.framework for t in tasks)
     per_framework = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
     lines.append(f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}" + (f" ({per_framework})" if tasks else "") + f" in {files_checked} files.")
@@ -74,7 +122,7 @@ def option_json(option: OptionValue) -> Dict[str, Any]:
     }
 
 
-def render_json(tasks: List[Task], files_checked: int) -> str:
+def render_json(tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None) -> str:
     document = {
         "tasks": [
             {
@@ -85,6 +133,11 @@ def render_json(tasks: List[Task], files_checked: int) -> str:
                 "how": task.how,
                 "location": location_json(task.location),
                 "options": {key: option_json(option) for key, option in task.options},
+                **(
+                    {"effects": [effect_json(e, analysis) for e in effects.get(task.qualname, [])]}
+                    if effects is not None
+                    else {}
+                ),
             }
             for task in tasks
         ],

@@ -1,0 +1,481 @@
+"""Effect summaries: what each function does to the world, followed through project calls.
+
+Receivers are typed only where the code shows it (RULES.md, Vocabulary): a Django model is
+a class deriving from `django.db.models.Model`; `Model.objects...` is a manager or a
+queryset; `Model(...)`, `Model.objects.get(...)` and `get_object_or_404(Model, ...)` are
+rows; a session comes from `sessionmaker`/`Session`. A `.save()` on anything else is not
+a write. Summaries are computed once per function, depth-bounded, cycles cut.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from jobcheck.analysis.index import ProjectIndex, Target, Where
+from jobcheck.knowledge import data_dir, load_yaml
+from jobcheck.model import (
+    Attr,
+    BinOp,
+    Call,
+    CallFact,
+    ClassFact,
+    Collection,
+    Const,
+    Effect,
+    Expr,
+    Frame,
+    FunctionFact,
+    Location,
+    ModuleFacts,
+    Name,
+)
+
+# a value's type as far as the code shows: (kind, detail)
+#   ("model", cls) ("manager", cls) ("queryset", cls) ("row", cls) ("related", cls)
+#   ("session", "") ("sessionmaker", "") ("redis", "") ("cursor", "") ("type", canonical)
+VType = Optional[Tuple[str, str]]
+WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|UPSERT)\b", re.IGNORECASE)
+INCREMENT_SQL = re.compile(r"\bSET\s+(\w+)\s*=\s*\1\s*[+-]", re.IGNORECASE)
+FunctionKey = Tuple[str, str]  # (module, qualname)
+MAX_STACK = 60  # call-graph depth at which following calls stops (Python's own stack is safe)
+
+
+def load_vocabulary() -> Dict[str, Any]:
+    return load_yaml(data_dir() / "knowledge" / "effects.yaml")
+
+
+def leaf_of(expr: Expr) -> Optional[str]:
+    if isinstance(expr, Name):
+        return expr.qname.rsplit(".", 1)[-1]
+    if isinstance(expr, Attr):
+        return expr.attr
+    return None
+
+
+def split_method(func: Expr) -> Optional[Tuple[Expr, str]]:
+    if isinstance(func, Name) and "." in func.qname:
+        head, _, method = func.qname.rpartition(".")
+        return Name(head, func.kind), method
+    if isinstance(func, Attr):
+        return func.base, func.attr
+    return None
+
+
+class Typer:
+    """Types of receivers, from what the code shows (never guessed)."""
+
+    def __init__(self, index: ProjectIndex, vocabulary: Dict[str, Any]) -> None:
+        self.index = index
+        self.v = vocabulary
+        self._models: Dict[str, bool] = {}
+
+    def is_model(self, target: Target) -> bool:
+        if target.kind != "class" or target.cls is None or target.module is None:
+            return False
+        if target.qname not in self._models:
+            bases = set(self.v["django"]["model_bases"])
+            ancestors = self.index.class_ancestors(target.cls, target.module)
+            self._models[target.qname] = any(a.canonical in bases for a in ancestors)
+        return self._models[target.qname]
+
+    def of(self, expr: Expr, where: Where, depth: int = 0) -> VType:
+        if depth > 8:
+            return None
+        if isinstance(expr, Name):
+            return self._name(expr, where, depth)
+        if isinstance(expr, Attr):
+            return self.attr(self.of(expr.base, where, depth + 1), expr.attr)
+        if isinstance(expr, Call):
+            return self._call(expr, where, depth)
+        return None
+
+    def _name(self, name: Name, where: Where, depth: int) -> VType:
+        head, _, rest = name.qname.partition(".")
+        attrs = rest.split(".") if rest else []
+        if name.kind == "local" and where.function is not None:
+            bound = dict(where.function.locals).get(head)
+            if bound is not None:
+                return self._attrs(self.of(bound, where, depth + 1), attrs)
+        target = self.index.denote(name, where)
+        return self._target(target)
+
+    def _target(self, target: Target) -> VType:
+        if target.kind == "class" and self.is_model(replace(target, attrs=())):
+            return self._attrs(("model", target.qname), list(target.attrs))
+        if target.kind == "instance":
+            base = self._instance(target)
+            return self._attrs(base, list(target.attrs))
+        return None
+
+    def _instance(self, target: Target) -> VType:
+        if target.cls is not None and target.module is not None:
+            as_class = Target("class", target.qname, module=target.module, cls=target.cls)
+            if self.is_model(as_class):
+                return ("row", target.qname)
+        for name in self.index.instance_types(replace(target, attrs=())):
+            kind = self._external_type(name)
+            if kind is not None:
+                return kind
+        return None
+
+    def _external_type(self, canonical: str) -> VType:
+        if canonical in self.v["redis"]["types"]:
+            return ("redis", "")
+        if canonical in self.v["sqlalchemy"]["session_types"]:
+            return ("session", "")
+        if canonical in self.v["sqlalchemy"]["session_factories"]:
+            return ("sessionmaker", "")
+        return ("type", canonical)
+
+    def _attrs(self, vtype: VType, attrs: List[str]) -> VType:
+        for attr in attrs:
+            vtype = self.attr(vtype, attr)
+        return vtype
+
+    def attr(self, vtype: VType, attr: str) -> VType:
+        if vtype is None:
+            return None
+        kind, detail = vtype
+        if kind == "model" and attr in self.v["django"]["managers"]:
+            return ("manager", detail)
+        if kind == "row" and not attr.startswith("_") and attr not in ("pk", "id"):
+            return ("related", detail)  # `order.lines`: a related manager, if anything
+        if kind == "type":
+            return ("type", f"{detail}.{attr}")
+        return None
+
+    def _call(self, call: Call, where: Where, depth: int) -> VType:
+        func = call.func
+        split = split_method(func)
+        if split is not None:
+            receiver = self.of(split[0], where, depth + 1)
+            result = self.method_result(receiver, split[1]) if receiver is not None else None
+            if result is not None:
+                return result
+        target = self.index.denote(func, where)
+        if target.kind == "class" and not target.attrs and self.is_model(target):
+            return ("row", target.qname)
+        canonical = target.canonical
+        django = self.v["django"]
+        if canonical in django["instance_functions"] and call.args:
+            model = self.of(call.args[0], where, depth + 1)
+            return ("row", model[1]) if model and model[0] in ("model", "manager", "queryset") else None
+        factory = self.v["factories"].get(canonical)
+        if factory:
+            return self._external_type(factory)
+        if canonical in self.v["sqlalchemy"]["session_factories"]:
+            return ("sessionmaker", "")
+        if target.kind == "value" and isinstance(target.expr, Call) and target.module is not None and not target.attrs:
+            # calling a module-level value: `Session()` where `Session = sessionmaker(...)`
+            made = self.of(target.expr, Where(target.module), depth + 1)
+            if made == ("sessionmaker", ""):
+                return ("session", "")
+        if target.kind == "external" and self.index.knowledge.is_type(canonical):
+            return self._external_type(canonical)
+        if target.kind == "instance":
+            inner = self._instance(target)
+            if inner == ("sessionmaker", ""):
+                return ("session", "")
+            if target.cls is not None and target.module is not None and len(target.attrs) == 1:
+                found = self.index.find_method(target.module, target.cls, target.attrs[0])
+                if found is not None:
+                    return self._returned(found[1], found[0], depth)
+        if target.kind == "function" and not target.attrs and target.module is not None:
+            return self._returned(target.function, target.module, depth)
+        return None
+
+    def _returned(self, function: Optional[FunctionFact], module: ModuleFacts, depth: int) -> VType:
+        """What a project function returns, when its return statements show it."""
+        if function is None:
+            return None
+        for value in function.returns:
+            found = self.of(value, Where(module, function), depth + 2)
+            if found is not None:
+                return found
+        return None
+
+    def method_result(self, receiver: Tuple[str, str], method: str) -> VType:
+        kind, detail = receiver
+        django = self.v["django"]
+        if kind in ("manager", "queryset", "related"):
+            if method in django["queryset_methods"]:
+                return ("queryset", detail)
+            if method in django["instance_methods"]:
+                return ("row", detail)
+        if kind == "sessionmaker":
+            return ("session", "")
+        if method == "cursor":
+            return ("cursor", "")
+        if kind == "type":
+            produced = self.v["factories"].get(f"{detail}.{method}")
+            if produced:
+                return self._external_type(produced)
+        return None
+
+
+class EffectAnalysis:
+    def __init__(self, project: Any, max_depth: int = 6, vocabulary: Optional[Dict[str, Any]] = None) -> None:
+        self.project = project
+        self.index: ProjectIndex = project.index
+        self.v = vocabulary or load_vocabulary()
+        self.typer = Typer(self.index, self.v)
+        self.max_depth = max_depth
+        self._summaries: Dict[FunctionKey, List[Effect]] = {}
+        self._enqueues = {(s.location.path, s.location.span): s for s in project.enqueue_sites}
+        self._calls: Dict[str, Dict[str, List[CallFact]]] = {}
+
+    # ------------------------------------------------------------------ per task
+
+    def entry(self, task: Any) -> Optional[Tuple[ModuleFacts, FunctionFact]]:
+        module = self.index.module(task.module)
+        if module is None:
+            return None
+        local = task.qualname[len(task.module) + 1 :]
+        function = self.index.function(task.module, local)
+        if function is None:  # class-based: run() / perform()
+            for method in ("run", "perform", "handle"):
+                function = self.index.function(task.module, f"{local}.{method}")
+                if function is not None:
+                    break
+        return (module, function) if function is not None else None
+
+    def task_effects(self, task: Any) -> List[Effect]:
+        """The task's effects, with chains no longer than the max-depth option."""
+        entry = self.entry(task)
+        if entry is None:
+            return []
+        effects, _ = self.summary(entry[0], entry[1], [])
+        return [e for e in effects if len(e.chain) <= self.max_depth]
+
+    # ------------------------------------------------------------------ summaries
+
+    def calls_of(self, module: ModuleFacts, function: FunctionFact) -> List[CallFact]:
+        table = self._calls.get(module.module)
+        if table is None:
+            table = self._calls[module.module] = {}
+            for fact in module.calls:
+                table.setdefault(fact.scope, []).append(fact)
+        return table.get(function.qualname, [])
+
+    def summary(self, module: ModuleFacts, function: FunctionFact, active: List[FunctionKey]) -> Tuple[List[Effect], bool]:
+        """(effects, complete): a summary cut short by a cycle is not cached."""
+        key = (module.module, function.qualname)
+        if key in self._summaries:
+            return self._summaries[key], True
+        if key in active or len(active) > MAX_STACK:
+            return [], False  # recursion: the effects on the cycle are counted once, above
+        active.append(key)
+        complete = True
+        where = Where(module, function)
+        outer = self._function_frames(module, function)
+        effects: List[Effect] = []
+        for fact in self.calls_of(module, function):
+            location = Location(module.path, fact.call.span)
+            frames = (*outer, *fact.context)
+            own = self.classify(fact, where, location)
+            if own is not None:
+                effects.append(replace(own, frames=frames))
+                continue
+            callee = self.index.denote(fact.call.func, where)
+            for callee_module, callee_function in self._project_functions(callee, fact, where):
+                inner_effects, inner_complete = self.summary(callee_module, callee_function, active)
+                complete = complete and inner_complete
+                for inner in inner_effects:
+                    effects.append(replace(inner, chain=(location, *inner.chain), frames=(*frames, *inner.frames)))
+        effects.extend(self._augmented_increments(module, function, where, outer))
+        active.pop()
+        if complete:
+            self._summaries[key] = effects
+        return effects, complete
+
+    def _project_functions(self, target: Target, fact: CallFact, where: Where) -> Iterable[Tuple[ModuleFacts, FunctionFact]]:
+        if target.kind == "function" and not target.attrs and target.function is not None and target.module is not None:
+            yield target.module, target.function
+        elif target.kind == "class" and not target.attrs and target.cls is not None and target.module is not None:
+            init = self.index.function(target.module.module, f"{target.cls.qualname}.__init__")
+            if init is not None:
+                yield target.module, init
+        elif target.kind == "instance" and target.cls is not None and target.module is not None and len(target.attrs) == 1:
+            # `self.helper()`, `Service(...).run()`, a local bound to a constructor call
+            method = self.index.find_method(target.module, target.cls, target.attrs[0])
+            if method is not None:
+                yield method
+
+    def _function_frames(self, module: ModuleFacts, function: FunctionFact) -> Tuple[Frame, ...]:
+        """`@transaction.atomic` on a function: its body runs in a transaction."""
+        frames = []
+        for decorator, span in zip(function.decorators, function.decorator_spans):
+            func = decorator.func if isinstance(decorator, Call) else decorator
+            canonical = self.index.denote(func, Where(module)).canonical
+            if canonical in self.v["django"]["transactions"]:
+                frames.append(Frame("with", (decorator,), span=span))
+        return tuple(frames)
+
+    # ------------------------------------------------------------------ one call
+
+    def classify(self, fact: CallFact, where: Where, location: Location) -> Optional[Effect]:
+        call = fact.call
+        site = self._enqueues.get((location.path, location.span))
+        if site is not None:
+            return Effect("enqueue", f"{site.api}", site.task or "", location)
+        split = split_method(call.func)
+        if split is not None:
+            receiver = self.typer.of(split[0], where)
+            if receiver is not None:
+                found = self._on_receiver(receiver, split[1], call, where, location)
+                if found is not None:
+                    return found
+        target = self.index.denote(call.func, where)
+        if target.kind in ("function", "class") and target.module is not None:
+            return None  # a project function: followed by the summary, not matched by name
+        return self._by_name(target.canonical, call, location)
+
+    def _on_receiver(self, receiver: Tuple[str, str], method: str, call: Call, where: Where, location: Location) -> Optional[Effect]:
+        kind, detail = receiver
+        django, alchemy, redis = self.v["django"], self.v["sqlalchemy"], self.v["redis"]
+        model = detail.rsplit(".", 1)[-1]
+        if kind in ("manager", "queryset") and method in django["writes"]:
+            if method == "update" and any(self._is_increment(value) for _, value in call.kwargs):
+                return Effect("increment", f"{model}.objects.update", "F() + n", location)
+            return Effect("db-write", f"{model}.objects.{method}", django["writes"][method], location)
+        if kind == "row" and django["instance_writes"].get(method):
+            return Effect("db-write", f"{model}.{method}", django["instance_writes"][method], location)
+        if kind == "related" and method in django["related_writes"]:
+            return Effect("db-write", f"{model} related .{method}", "update", location)
+        if kind == "session" and method in alchemy["session_writes"]:
+            return Effect("db-write", f"session.{method}", alchemy["session_writes"][method], location)
+        if kind in ("session", "cursor") and method in ("execute", "executemany") and call.args:
+            return self._statement(call.args[0], where, location)
+        if kind == "redis":
+            if method in redis["increments"]:
+                return Effect("increment", f"redis.{method}", "counter", location)
+            if method in redis["locks"]:
+                return Effect("lock", f"redis.{method}", "lock", location)
+        if kind == "type":
+            return self._typed_method(detail, method, call, location)
+        return None
+
+    def _typed_method(self, type_name: str, method: str, call: Call, location: Location) -> Optional[Effect]:
+        http = self.v["http"]
+        if type_name in http["client_types"]:
+            verb = self._verb(method, call)
+            if verb in http["effect_verbs"]:
+                return Effect("external", f"{type_name.rsplit('.', 1)[-1]}.{method}", f"http {verb.upper()}", location, keyed=self._keyed(call))
+            return None
+        canonical = f"{type_name}.{method}"
+        kind = self.v["external"].get(canonical)
+        if kind:
+            return Effect("external", canonical, kind, location, keyed=self._keyed(call))
+        return None
+
+    def _by_name(self, canonical: str, call: Call, location: Location) -> Optional[Effect]:
+        http = self.v["http"]
+        module, _, leaf = canonical.rpartition(".")
+        if module in http["modules"]:
+            verb = self._verb(leaf, call)
+            if verb in http["effect_verbs"]:
+                return Effect("external", canonical, f"http {verb.upper()}", location, keyed=self._keyed(call))
+            return None
+        kind = self.v["external"].get(canonical)
+        if kind:
+            return Effect("external", canonical, kind, location, keyed=self._keyed(call))
+        top = canonical.split(".")[0]
+        verbs = self.v["external_prefixes"].get(top)
+        if verbs and leaf in verbs:
+            return Effect("external", canonical, "payment" if top in ("stripe", "braintree", "paypalrestsdk") else top,
+                          location, keyed=self._keyed(call))
+        if canonical in self.v["sleep"]:
+            return Effect("sleep", canonical, "", location)
+        if canonical in self.v["locks"]["calls"]:
+            return Effect("lock", canonical, "lock", location)
+        return None
+
+    @staticmethod
+    def _verb(method: str, call: Call) -> str:
+        if method == "request" and call.args and isinstance(call.args[0], Const) and isinstance(call.args[0].value, str):
+            return call.args[0].value.lower()
+        return method
+
+    def _keyed(self, call: Call) -> bool:
+        keywords = set(self.v["idempotency"]["keywords"])
+        if any(name in keywords for name, _ in call.kwargs):
+            return True
+        headers = call.kwarg("headers")
+        wanted = {h.lower() for h in self.v["idempotency"]["headers"]}
+        if isinstance(headers, Const) and isinstance(headers.value, dict):
+            return any(str(k).lower() in wanted for k in headers.value)
+        if isinstance(headers, Collection) and headers.kind == "dict":
+            return any(isinstance(k, Const) and str(k.value).lower() in wanted for k in headers.keys)
+        return False
+
+    def _statement(self, statement: Expr, where: Where, location: Location) -> Optional[Effect]:
+        if isinstance(statement, Const) and isinstance(statement.value, str):
+            match = WRITE_SQL.match(statement.value)
+            if match is None:
+                return None
+            if INCREMENT_SQL.search(statement.value):
+                return Effect("increment", "SQL", "SET c = c + n", location)
+            return Effect("db-write", f"SQL {match.group(1).upper()}", match.group(1).lower(), location)
+        root = statement
+        while isinstance(root, Call) and isinstance(root.func, Attr):  # insert(T).values(...)
+            root = root.func.base
+        if isinstance(root, Call):
+            canonical = self.index.denote(root.func, where).canonical
+            kind = self.v["sqlalchemy"]["statement_writes"].get(canonical)
+            if kind:
+                return Effect("db-write", canonical, kind, location)
+        return None
+
+    def _is_increment(self, value: Expr) -> bool:
+        if not isinstance(value, BinOp) or value.op not in ("Add", "Subtract"):
+            return False
+        return any(
+            isinstance(side, Call) and leaf_of(side.func) == "F" for side in (value.left, value.right)
+        )
+
+    def _augmented_increments(self, module: ModuleFacts, function: FunctionFact, where: Where, outer) -> List[Effect]:
+        """`row.count += 1` on a model row: saved later, a repeated job counts twice."""
+        found = []
+        for target, operator, _, span, frames in function.augmented:
+            if "." not in target or operator not in ("AddAssign", "SubtractAssign", "Add", "Subtract"):
+                continue
+            head, _, field = target.rpartition(".")
+            vtype = self.typer.of(Name(head, "local"), where)
+            if vtype is not None and vtype[0] == "row":
+                model = vtype[1].rsplit(".", 1)[-1]
+                found.append(Effect("increment", f"{model}.{field} +=", "field", Location(module.path, span), frames=(*outer, *frames)))
+        return found
+
+
+# ---------------------------------------------------------------------- context
+
+
+def transaction_frames(effect: Effect, analysis: EffectAnalysis) -> List[Frame]:
+    """The frames of an effect that open a transaction (with-blocks and decorators)."""
+    found = []
+    names = set(analysis.v["django"]["transactions"])
+    for frame in effect.frames:
+        if frame.kind != "with":
+            continue
+        for manager in frame.exprs:
+            func = manager.func if isinstance(manager, Call) else manager
+            leaf = leaf_of(func)
+            if isinstance(func, Name) and analysis.index.knowledge.canonical(func.qname) in names:
+                found.append(frame)
+            elif leaf in analysis.v["sqlalchemy"]["transactions"]:
+                found.append(frame)
+    return found
+
+
+def guard_frames(effect: Effect) -> List[Frame]:
+    return [frame for frame in effect.frames if frame.kind == "guard"]
+
+
+def in_loop(effect: Effect) -> bool:
+    return any(frame.kind == "loop" for frame in effect.frames)
+
+
+def in_callback(effect: Effect) -> bool:
+    return any(frame.kind == "callback" for frame in effect.frames)

@@ -1,0 +1,331 @@
+"""Effect summaries: effects found through helpers, methods and base classes; look-alikes not."""
+
+import pytest
+
+from conftest import run_on
+from jobcheck.analysis.effects import EffectAnalysis, guard_frames, in_loop, transaction_frames
+
+MODELS = """
+from django.db import models
+
+
+class Order(models.Model):
+    status = models.CharField(max_length=20)
+    paid_at = models.DateTimeField(null=True)
+    attempts = models.IntegerField(default=0)
+
+
+class Receipt(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE)
+"""
+
+SERVICES = {
+    "shop/__init__.py": "",
+    "shop/models.py": MODELS,
+    "shop/services/__init__.py": "",
+    # level 1 -> level 2 -> level 3, across three modules
+    "shop/services/billing.py": """
+        from shop.models import Order
+        from shop.services import gateway
+
+        def fulfil(order_id):
+            order = Order.objects.get(pk=order_id)
+            gateway.charge(order)
+            return order
+    """,
+    "shop/services/gateway.py": """
+        import requests
+        from shop.services.mailer import send_receipt
+
+        def charge(order):
+            requests.post("https://pay.example/charges", json={"order": order.pk})
+            send_receipt(order)
+    """,
+    "shop/services/mailer.py": """
+        from django.core.mail import send_mail
+        from shop.models import Receipt
+
+        def send_receipt(order):
+            Receipt.objects.create(order=order)
+            send_mail("Receipt", "Thanks", "shop@example.com", ["customer@example.com"])
+    """,
+}
+
+
+def effects_of(root, name):
+    result = run_on(root, {"JC001"})
+    analysis = EffectAnalysis(result.project)
+    [task] = [t for t in result.project.tasks if t.qualname.rsplit(".", 1)[-1] == name]
+    return analysis.task_effects(task), analysis
+
+
+def summary(effects):
+    return sorted((e.kind, e.api, len(e.chain)) for e in effects)
+
+
+def test_effects_through_three_levels_of_helpers_across_modules(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.services.billing import fulfil
+
+                @shared_task
+                def fulfil_order(order_id):
+                    fulfil(order_id)
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "fulfil_order")
+    assert summary(effects) == [
+        ("db-write", "Receipt.objects.create", 3),
+        ("external", "django.core.mail.send_mail", 3),
+        ("external", "requests.post", 2),
+    ]
+    post = [e for e in effects if e.api == "requests.post"][0]
+    assert [site.path for site in post.chain] == ["shop/tasks.py", "shop/services/billing.py"]
+    assert post.location.path == "shop/services/gateway.py"
+    assert (post.location.line, post.chain[0].line) == (5, 6)
+
+
+def test_self_methods_and_project_base_classes(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/base.py": """
+                import celery
+                from shop.models import Order
+
+                class OrderTask(celery.Task):
+                    def load(self, order_id):
+                        return Order.objects.get(pk=order_id)
+
+                    def mark_paid(self, order):
+                        Order.objects.filter(pk=order.pk).update(status="paid")
+            """,
+            "shop/tasks.py": """
+                from shop.base import OrderTask
+                from shop.services.gateway import charge
+
+                class CaptureOrder(OrderTask):
+                    name = "shop.capture"
+
+                    def run(self, order_id):
+                        order = self.load(order_id)
+                        charge(order)
+                        self.mark_paid(order)
+                        order.attempts = 0
+                        order.save()  # typed through what self.load() returns
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "CaptureOrder")
+    assert ("db-write", "Order.objects.update", 1) in summary(effects)  # base-class method via self
+    assert ("db-write", "Order.save", 0) in summary(effects)
+    assert ("external", "requests.post", 1) in summary(effects)
+
+
+@pytest.mark.parametrize(
+    "framework_header, decorator",
+    [
+        ("import dramatiq\nfrom dramatiq.brokers.stub import StubBroker\ndramatiq.set_broker(StubBroker())", "@dramatiq.actor"),
+        ("from huey import MemoryHuey\nhuey = MemoryHuey('x')", "@huey.task()"),
+        ("from rq.decorators import job", "@job('default')"),
+    ],
+)
+def test_effects_for_every_framework(project, framework_header, decorator):
+    root = project(
+        {
+            **SERVICES,
+            "shop/jobs.py": framework_header
+            + "\nfrom shop.services.billing import fulfil\n\n\n"
+            + decorator
+            + "\ndef fulfil_order(order_id):\n    fulfil(order_id)\n",
+        }
+    )
+    effects, _ = effects_of(root, "fulfil_order")
+    assert {e.api for e in effects} == {"Receipt.objects.create", "django.core.mail.send_mail", "requests.post"}
+
+
+def test_lookalikes_are_not_effects(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+                from django.core.cache import cache
+                from PIL import Image
+
+                @shared_task
+                def thumbnails(path, data):
+                    image = Image.open(path)
+                    image.save(path + ".png")
+                    data.update({"done": True})
+                    cache.delete("thumbnails")
+                    requests.get("https://cdn.example/purge")
+                    requests.put("https://cdn.example/objects/1", data=b"...")
+                    seen = []
+                    seen.append(path)
+                    form = make_form()
+                    form.save()
+                    return seen
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "thumbnails")
+    assert effects == []
+
+
+def test_context_guards_transactions_loops_and_keys(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+                from django.db import transaction
+                from django.db.models import F
+                from shop.models import Order, Receipt
+
+                @shared_task
+                def settle(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    if order.paid_at is not None:
+                        return
+                    with transaction.atomic():
+                        for line in range(3):
+                            Receipt.objects.create(order=order)
+                    Order.objects.filter(pk=order_id).update(attempts=F("attempts") + 1)
+                    order.attempts += 1
+                    order.save()
+                    requests.post("https://pay.example", headers={"Idempotency-Key": str(order_id)})
+                    Order.objects.get_or_create(pk=order_id)
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "settle")
+    by_api = {e.api: e for e in effects}
+    receipt = by_api["Receipt.objects.create"]
+    assert transaction_frames(receipt, analysis) and in_loop(receipt)
+    assert [g.text for g in guard_frames(receipt)] == ["order.paid_at is not None"]
+    assert by_api["Order.objects.update"].kind == "increment"
+    assert by_api["Order.attempts +="].kind == "increment"
+    assert by_api["requests.post"].keyed
+    assert by_api["Order.objects.get_or_create"].detail == "upsert"
+    assert not transaction_frames(by_api["Order.save"], analysis)
+
+
+def test_transaction_decorator_and_on_commit_callback(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from django.db import transaction
+                from shop.models import Receipt
+
+                @shared_task
+                def notify(order_id):
+                    pass
+
+                @shared_task
+                @transaction.atomic
+                def close(order_id):
+                    Receipt.objects.filter(order_id=order_id).delete()
+                    transaction.on_commit(lambda: notify.delay(order_id))
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "close")
+    delete = [e for e in effects if e.kind == "db-write"][0]
+    assert transaction_frames(delete, analysis)
+    enqueue = [e for e in effects if e.kind == "enqueue"][0]
+    assert enqueue.detail == "shop.tasks.notify"
+    assert any(f.kind == "callback" for f in enqueue.frames)
+
+
+def test_sqlalchemy_session_and_redis(project):
+    root = project(
+        {
+            "w/__init__.py": "",
+            "w/db.py": """
+                import redis
+                from sqlalchemy import create_engine, insert
+                from sqlalchemy.orm import sessionmaker
+
+                Session = sessionmaker(bind=create_engine("sqlite://"))
+                counters = redis.Redis()
+            """,
+            "w/jobs.py": """
+                import dramatiq
+                from sqlalchemy import insert
+                from w.db import Session, counters
+                from w.models import Event
+
+                @dramatiq.actor
+                def record(payload):
+                    session = Session()
+                    session.add(Event(payload=payload))
+                    session.execute(insert(Event).values(payload=payload))
+                    session.commit()
+                    counters.incr("events")
+                    session.query(Event).all()
+            """,
+            "w/models.py": "class Event:\n    pass\n",
+        }
+    )
+    effects, _ = effects_of(root, "record")
+    assert summary(effects) == [
+        ("db-write", "session.add", 0),
+        ("db-write", "sqlalchemy.insert", 0),
+        ("increment", "redis.incr", 0),
+    ]
+
+
+def test_recursion_and_cycles_terminate(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Receipt
+
+                def ping(n):
+                    Receipt.objects.create(order_id=n)
+                    return pong(n - 1) if n else None
+
+                def pong(n):
+                    return ping(n)
+
+                @shared_task
+                def loop(n):
+                    ping(n)
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "loop")
+    assert summary(effects) == [("db-write", "Receipt.objects.create", 1)]
+
+
+def test_tasks_effects_cli(project):
+    from click.testing import CliRunner
+
+    from jobcheck.cli import main
+
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": "from celery import shared_task\nfrom shop.services.billing import fulfil\n\n"
+            "@shared_task\ndef fulfil_order(order_id):\n    fulfil(order_id)\n",
+        }
+    )
+    text = CliRunner().invoke(main, ["tasks", "--effects", str(root)]).output
+    assert "effects       3" in text
+    assert "external  requests.post (http POST)  shop/services/gateway.py:5:5  via shop/tasks.py:6:5 -> shop/services/billing.py:6:5" in text
+    import json
+
+    document = json.loads(CliRunner().invoke(main, ["tasks", "--effects", "--output-format", "json", str(root)]).output)
+    effects = document["tasks"][0]["effects"]
+    assert {e["api"] for e in effects} == {"Receipt.objects.create", "django.core.mail.send_mail", "requests.post"}
