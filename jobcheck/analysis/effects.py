@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from jobcheck.analysis.index import ProjectIndex, Target, Where
 from jobcheck.knowledge import data_dir, load_yaml
@@ -20,7 +20,6 @@ from jobcheck.model import (
     BinOp,
     Call,
     CallFact,
-    ClassFact,
     Collection,
     Const,
     Effect,
