@@ -88,6 +88,14 @@ class BinOp:
 
 
 @dataclass(frozen=True)
+class Subscript:
+    """`base[index, ...]`: generic annotations (`AsyncIterator[Session]`), lookups."""
+
+    base: "Expr"
+    index: Tuple["Expr", ...] = ()
+
+
+@dataclass(frozen=True)
 class Collection:
     """A list/tuple/set/dict display that is not entirely literal."""
 
@@ -119,6 +127,7 @@ class Param:
     name: str
     kind: str  # "positional", "keyword", "var_positional", "var_keyword"
     default: Optional[Expr] = None
+    annotation: Optional[Expr] = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,7 @@ class FunctionFact:
     is_async: bool = False
     locals: Tuple[Tuple[str, Expr], ...] = ()  # first binding of each local name
     returns: Tuple[Expr, ...] = ()
+    return_annotation: Optional[Expr] = None
     # `target op= value` statements: (target as dotted text, operator, value, span, context)
     augmented: Tuple[Tuple[str, str, Expr, Span, Tuple["Frame", ...]], ...] = ()
 
@@ -150,6 +160,8 @@ class ClassFact:
     attrs: Tuple[Tuple[str, Expr, Span], ...] = ()  # class-level assignments
     methods: Tuple[str, ...] = ()
     parent: Optional[str] = None
+    # `self.name = value` in a method: (name, value, the method's qualname), first binding
+    instance_attrs: Tuple[Tuple[str, Expr, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from jobcheck.model import (
     Location,
     ModuleFacts,
     Name,
+    Subscript,
 )
 
 # a value's type as far as the code shows: (kind, detail)
@@ -97,15 +98,56 @@ class Typer:
             bound = dict(where.function.locals).get(head)
             if bound is not None:
                 return self._attrs(self.of(bound, where, depth + 1), attrs)
+            for param in where.function.params:
+                if param.name == head and param.annotation is not None:
+                    return self._attrs(self.annotated(param.annotation, where), attrs)
         target = self.index.denote(name, where)
         return self._target(target)
+
+    def annotated(self, annotation: Expr, where: Where) -> VType:
+        """The type an annotation shows: `session: AsyncSession`, `Order | None`, `AsyncIterator[Session]`."""
+        if isinstance(annotation, BinOp) and annotation.op == "BitOr":
+            return self.annotated(annotation.left, where) or self.annotated(annotation.right, where)
+        if isinstance(annotation, Subscript):
+            for inner in annotation.index:  # Optional[X], Iterator[X], Annotated[X, ...]: the first that types
+                found = self.annotated(inner, where)
+                if found is not None:
+                    return found
+            return None
+        if isinstance(annotation, Const) and isinstance(annotation.value, str) and annotation.value.isidentifier():
+            imported = dict(where.module.imports).get(annotation.value)
+            annotation = Name(imported or f"{where.module.module}.{annotation.value}")
+        if not isinstance(annotation, Name) or annotation.kind != "global":
+            return None
+        target = self.index.denote(annotation, where)
+        if target.kind == "class" and not target.attrs and self.is_model(target):
+            return ("row", target.qname)
+        if target.kind == "external" and self.index.knowledge.is_type(target.canonical):
+            return self._external_type(target.canonical)
+        return None
 
     def _target(self, target: Target) -> VType:
         if target.kind == "class" and self.is_model(replace(target, attrs=())):
             return self._attrs(("model", target.qname), list(target.attrs))
         if target.kind == "instance":
-            base = self._instance(target)
-            return self._attrs(base, list(target.attrs))
+            attrs = list(target.attrs)
+            if attrs and target.cls is not None and target.module is not None:
+                bound = self._instance_attr(target.module, target.cls, attrs[0])
+                if bound is not None:
+                    return self._attrs(bound, attrs[1:])
+            return self._attrs(self._instance(target), attrs)
+        return None
+
+    def _instance_attr(self, module: ModuleFacts, cls: Any, name: str) -> VType:
+        """`self.session` where a method did `self.session = session` (typed there)."""
+        classes = [(module, cls)] + [
+            (a.module, a.cls) for a in self.index.class_ancestors(cls, module) if a.kind == "class" and a.cls and a.module
+        ]
+        for owner_module, owner in classes:
+            for attr, value, method in owner.instance_attrs:
+                if attr == name:
+                    function = self.index.function(owner_module.module, method)
+                    return self.of(value, Where(owner_module, function), 6)
         return None
 
     def _instance(self, target: Target) -> VType:
@@ -114,9 +156,8 @@ class Typer:
             if self.is_model(as_class):
                 return ("row", target.qname)
         for name in self.index.instance_types(replace(target, attrs=())):
-            kind = self._external_type(name)
-            if kind is not None:
-                return kind
+            if self.index.module_of(name)[0] is None:  # a framework or library type
+                return self._external_type(name)
         return None
 
     def _external_type(self, canonical: str) -> VType:
@@ -186,9 +227,13 @@ class Typer:
         return None
 
     def _returned(self, function: Optional[FunctionFact], module: ModuleFacts, depth: int) -> VType:
-        """What a project function returns, when its return statements show it."""
+        """What a project function returns, when its annotation or return statements show it."""
         if function is None:
             return None
+        if function.return_annotation is not None:
+            annotated = self.annotated(function.return_annotation, Where(module, function))
+            if annotated is not None:
+                return annotated
         for value in function.returns:
             found = self.of(value, Where(module, function), depth + 2)
             if found is not None:

@@ -30,6 +30,7 @@ from jobcheck.model import (
     Name,
     Param,
     Span,
+    Subscript,
     SyntaxErrorFact,
     Unknown,
 )
@@ -378,6 +379,13 @@ class _Walker:
             return Unknown("unary")
         if isinstance(node, cst.BinaryOperation):
             return self._binary(node, depth)
+        if isinstance(node, cst.Subscript):
+            index = tuple(
+                self.expr(element.slice.value, depth + 1)
+                for element in node.slice
+                if isinstance(element.slice, cst.Index)
+            )
+            return Subscript(self.expr(node.value, depth + 1), index)
         return Unknown(type(node).__name__)
 
     def _binary(self, node: cst.BinaryOperation, depth: int) -> Expr:
@@ -495,6 +503,11 @@ class _Walker:
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:
             self.walk(item.item)
+            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                # `with Session() as session:` binds what the manager yields; typed as the manager
+                scope = self.scopes[-1] if self.scopes else None
+                if scope is not None and scope.kind == "function":
+                    scope.locals.setdefault(item.asname.name.value, self.expr(item.item))
         managers = tuple(self.expr(item.item) for item in node.items)
         self._framed(Frame("with", managers, span=self.span(node.items[0].item)), [node.body])
 
@@ -587,7 +600,13 @@ class _Walker:
         decorators = tuple(self.expr(d.decorator) for d in node.decorators)
         decorator_spans = tuple(self.span(d.decorator) for d in node.decorators)
         resolved_params = tuple(
-            Param(p.name, p.kind, self.expr(p.default) if p.default is not None else None) for p in params
+            Param(
+                p.name,
+                p.kind,
+                self.expr(p.default) if p.default is not None else None,
+                self.expr(p.annotation) if p.annotation is not None else None,
+            )
+            for p in params
         )
         fact = FunctionFact(
             qualname=qualname,
@@ -600,6 +619,7 @@ class _Walker:
             class_qualname=enclosing_class,
             parent=parent,
             is_async=node.asynchronous is not None,
+            return_annotation=self.expr(node.returns.annotation) if node.returns is not None else None,
         )
         self._function_stack.append((node, fact))
         self._pending_scope = _Scope(qualname, "function", names)
@@ -636,6 +656,7 @@ class _Walker:
             "decorators": tuple(self.expr(d.decorator) for d in node.decorators),
             "attrs": [],
             "methods": [],
+            "instance_attrs": {},
             "parent": self.current_scope() or None,
         }
         self._class_stack.append((node, info))
@@ -650,6 +671,7 @@ class _Walker:
         _, info = self._class_stack.pop()
         info["attrs"] = tuple(info["attrs"])
         info["methods"] = tuple(info["methods"])
+        info["instance_attrs"] = tuple((name, value, method) for name, (value, method) in info["instance_attrs"].items())
         self.classes.append(ClassFact(**info))
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -695,6 +717,16 @@ class _Walker:
                 self._class_stack[-1][1]["attrs"].append((target.value, self.expr(value), self.span(target)))
         elif isinstance(target, cst.Name) and target.value not in scope.locals:
             scope.locals[target.value] = self.expr(value)
+        elif (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == "self"
+            and self._class_stack
+            and len(self.scopes) >= 2
+            and self.scopes[-2].kind == "class"
+        ):
+            attrs = self._class_stack[-1][1]["instance_attrs"]
+            attrs.setdefault(target.attr.value, (self.expr(value), scope.qualname))
 
 
 _HANDLERS = {
@@ -821,18 +853,19 @@ def _bound_names(target: cst.BaseExpression) -> List[str]:
 
 
 class _RawParam:
-    def __init__(self, name: str, kind: str, default: Optional[cst.BaseExpression]) -> None:
-        self.name, self.kind, self.default = name, kind, default
+    def __init__(self, param: cst.Param, kind: str) -> None:
+        self.name, self.kind, self.default = param.name.value, kind, param.default
+        self.annotation = param.annotation.annotation if param.annotation is not None else None
 
 
 def _params(parameters: cst.Parameters) -> List[_RawParam]:
     result: List[_RawParam] = []
     for p in (*parameters.posonly_params, *parameters.params):
-        result.append(_RawParam(p.name.value, "positional", p.default))
+        result.append(_RawParam(p, "positional"))
     if isinstance(parameters.star_arg, cst.Param):
-        result.append(_RawParam(parameters.star_arg.name.value, "var_positional", None))
+        result.append(_RawParam(parameters.star_arg, "var_positional"))
     for p in parameters.kwonly_params:
-        result.append(_RawParam(p.name.value, "keyword", p.default))
+        result.append(_RawParam(p, "keyword"))
     if parameters.star_kwarg is not None:
-        result.append(_RawParam(parameters.star_kwarg.name.value, "var_keyword", None))
+        result.append(_RawParam(parameters.star_kwarg, "var_keyword"))
     return result

@@ -23,6 +23,7 @@ from jobcheck.model import (
     FunctionFact,
     ModuleFacts,
     Name,
+    Subscript,
 )
 
 MAX_RESOLVE_DEPTH = 12
@@ -168,10 +169,14 @@ class ProjectIndex:
         # a class first, then its attribute chain (Class.method)
         cls = self._classes.get((module_name, head))
         if cls is not None:
-            if tail and tail[0] in cls.methods:
-                method = self._functions.get((module_name, f"{head}.{tail[0]}"))
-                if method is not None:
-                    return Target("function", f"{module_name}.{head}.{tail[0]}", tuple(tail[1:]), facts, method, cls)
+            found = self.find_method(facts, cls, tail[0]) if tail else None
+            if found is not None:
+                owner_module, method = found
+                owner = method.class_qualname or head
+                return Target(
+                    "function", f"{owner_module.module}.{owner}.{tail[0]}", tuple(tail[1:]), owner_module, method,
+                    self.cls(owner_module.module, owner),
+                )
             return Target("class", f"{module_name}.{head}", tuple(tail), facts, cls=cls)
         function = self._functions.get((module_name, head))
         if function is not None:
@@ -221,6 +226,8 @@ class ProjectIndex:
         func = self._value(call.func, where, depth + 1) if depth <= MAX_RESOLVE_DEPTH else Target("value", "")
         if func.kind == "class" and not func.attrs:
             return Target("instance", func.qname, module=func.module, cls=func.cls)
+        if func.kind == "external" and func.canonical == "typing.NewType" and len(call.args) == 2:
+            return self._value(call.args[1], where, depth + 1)  # NewType("S", Base) stands for Base
         if func.kind == "external" and func.canonical == "functools.partial" and call.args:
             # partial(f, ...) stands for f with bound keywords
             inner = self._value(call.args[0], where, depth + 1)
@@ -275,6 +282,8 @@ class ProjectIndex:
         if depth > MAX_RESOLVE_DEPTH:
             return result
         for base in cls.bases:
+            if isinstance(base, Subscript):  # a generic base: `Repository[Order]`
+                base = base.base
             target = self.denote(base, Where(module))
             result.append(target)
             if target.kind == "class" and target.cls is not None and target.module is not None:
