@@ -140,7 +140,7 @@ def tasks(paths, output_format, config_path, jobs, effects) -> None:
     if effects:
         from jobcheck.analysis.effects import EffectAnalysis
 
-        analysis = EffectAnalysis(result.project, config.max_depth)
+        analysis = EffectAnalysis(result.project, config)
         summaries = {task.qualname: analysis.task_effects(task) for task in found}
     if output_format == "json":
         click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis), nl=False)

@@ -94,3 +94,10 @@ def test_examples_trigger_and_use_instead_is_clean(code, tmp_path):
         result = run_on(root, {code})
         fired = any(f.code == code for f in result.findings)
         assert fired is expect, f"{code} {key}: fired={fired}"
+
+
+@pytest.mark.parametrize("name", ["frameworks.yaml", "effects.yaml"])
+def test_knowledge_files_match_their_schema(name):
+    schema = json.loads((REPO / "rules" / "schema" / "knowledge.schema.json").read_text())
+    data = yaml.safe_load((REPO / "rules" / "knowledge" / name).read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(schema).validate(data)

@@ -329,3 +329,34 @@ def test_tasks_effects_cli(project):
     document = json.loads(CliRunner().invoke(main, ["tasks", "--effects", "--output-format", "json", str(root)]).output)
     effects = document["tasks"][0]["effects"]
     assert {e["api"] for e in effects} == {"Receipt.objects.create", "django.core.mail.send_mail", "requests.post"}
+
+
+def test_user_declared_effect_and_transaction_functions(project):
+    root = project(
+        {
+            "pyproject.toml": '[tool.jobcheck]\neffect-functions = ["svc.notify.push"]\n'
+            'transaction-functions = ["svc.db.unit_of_work"]\n',
+            "svc/__init__.py": "",
+            "svc/notify.py": "def push(user_id, text):\n    pass\n",
+            "svc/db.py": "def unit_of_work():\n    pass\n",
+            "svc/jobs.py": """
+                from huey import MemoryHuey
+                from svc.db import unit_of_work
+                from svc.notify import push
+
+                huey = MemoryHuey("svc")
+
+                @huey.task()
+                def remind(user_id):
+                    with unit_of_work():
+                        push(user_id, "hello")
+            """,
+        }
+    )
+    from jobcheck.config import load
+
+    result = run_on(root, {"JC001"})
+    analysis = EffectAnalysis(result.project, load([root], None))
+    [effect] = analysis.task_effects(result.project.tasks[0])
+    assert (effect.kind, effect.api) == ("external", "svc.notify.push")
+    assert transaction_frames(effect, analysis)

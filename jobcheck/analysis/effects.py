@@ -42,8 +42,15 @@ FunctionKey = Tuple[str, str]  # (module, qualname)
 MAX_STACK = 60  # call-graph depth at which following calls stops (Python's own stack is safe)
 
 
-def load_vocabulary() -> Dict[str, Any]:
-    return load_yaml(data_dir() / "knowledge" / "effects.yaml")
+def load_vocabulary(config: Any = None) -> Dict[str, Any]:
+    """The shipped vocabularies, extended by `[tool.jobcheck]` effect/guard/transaction-functions."""
+    vocabulary = load_yaml(data_dir() / "knowledge" / "effects.yaml")
+    if config is not None:
+        for name in config.effect_functions:
+            vocabulary["external"].setdefault(name, "project effect")
+        vocabulary["django"]["transactions"] = [*vocabulary["django"]["transactions"], *config.transaction_functions]
+        vocabulary["guards"]["functions"] = list(config.guard_functions)
+    return vocabulary
 
 
 def leaf_of(expr: Expr) -> Optional[str]:
@@ -260,10 +267,11 @@ class Typer:
 
 
 class EffectAnalysis:
-    def __init__(self, project: Any, max_depth: int = 6, vocabulary: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, project: Any, config: Any = None) -> None:
         self.project = project
         self.index: ProjectIndex = project.index
-        self.v = vocabulary or load_vocabulary()
+        self.v = load_vocabulary(config)
+        max_depth = config.max_depth if config is not None else 6
         self.typer = Typer(self.index, self.v)
         self.max_depth = max_depth
         self._summaries: Dict[FunctionKey, List[Effect]] = {}
@@ -373,6 +381,9 @@ class EffectAnalysis:
                     return found
         target = self.index.denote(call.func, where)
         if target.kind in ("function", "class") and target.module is not None:
+            declared = self.v["external"].get(target.canonical)
+            if declared:  # a project function the user declared an effect
+                return Effect("external", target.canonical, declared, location, keyed=self._keyed(call))
             return None  # a project function: followed by the summary, not matched by name
         return self._by_name(target.canonical, call, location)
 
