@@ -141,7 +141,12 @@ def tasks(paths, output_format, config_path, jobs, effects) -> None:
         from jobcheck.analysis.effects import EffectAnalysis
 
         analysis = EffectAnalysis(result.project, config)
-        summaries = {task.qualname: analysis.task_effects(task) for task in found}
+        summaries = {}
+        for task in found:
+            try:
+                summaries[task.qualname] = analysis.task_effects(task)
+            except Exception as error:  # one task's analysis must not stop the listing
+                result.notifications.append(engine.Notification(task.location.path, engine._internal(error), "internal"))
     if output_format == "json":
         click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis), nl=False)
     else:

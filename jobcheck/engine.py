@@ -193,7 +193,7 @@ def default_jobs() -> int:
 
 def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str], jobs: int = 1) -> RunResult:
     from jobcheck.checks import run_checks
-    from jobcheck.frameworks import build_project
+    from jobcheck.frameworks import Project, build_project
 
     from jobcheck.analysis.index import ProjectIndex
 
@@ -207,7 +207,11 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     finally:
         sources.close()  # what is read later (helpers reached on demand) is parsed here
     index = ProjectIndex(selected, knowledge, set(sources.by_module), sources.load_module)
-    project = build_project(index)
+    try:
+        project = build_project(index)
+    except Exception as error:  # a bug in a project-level pass: report it, keep the per-file results
+        result.notifications.append(Notification(".", _internal(error), "internal"))
+        project = Project(index=index)
     result.project = project
     modules = sorted(sources.parsed.values(), key=lambda m: m.path)
     result.modules = modules
