@@ -180,6 +180,7 @@ class Frame:
     names: Tuple[str, ...] = ()
     text: str = ""
     span: Span = NO_SPAN
+    scope: str = ""  # "module:qualname" of the function the frame is in (set for guards)
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ class Effect:
     chain: Tuple[Location, ...] = ()
     frames: Tuple[Frame, ...] = ()
     keyed: bool = False  # an idempotency key is passed to the call
+    scope: str = ""  # "module:qualname" of the function that makes the call
 
 
 @dataclass(frozen=True)

@@ -360,3 +360,60 @@ def test_user_declared_effect_and_transaction_functions(project):
     [effect] = analysis.task_effects(result.project.tasks[0])
     assert (effect.kind, effect.api) == ("external", "svc.notify.push")
     assert transaction_frames(effect, analysis)
+
+
+def test_guards_recognised(project):
+    from jobcheck.analysis.effects import guards_of
+
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                import redis
+                from celery import shared_task
+                from shop.models import Order, Receipt
+
+                r = redis.Redis()
+
+                @shared_task
+                def pay(order_id, force=False):
+                    if not order_id:
+                        return  # input validation, not a dedupe check
+                    order = Order.objects.select_for_update().get(pk=order_id)
+                    if order.paid_at is not None:
+                        return
+                    if Receipt.objects.filter(order_id=order_id).exists():
+                        return
+                    with r.lock(f"pay-{order_id}", timeout=60):
+                        requests.post("https://pay.example", json={})
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "pay")
+    post = [e for e in effects if e.api == "requests.post"][0]
+    kinds = [kind for kind, _ in guards_of(post, analysis)]
+    assert kinds.count("dedupe check") == 2
+    assert "lock" in kinds and "row lock" in kinds
+
+
+def test_argument_checks_are_not_guards(project):
+    from jobcheck.analysis.effects import guards_of
+
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+
+                @shared_task
+                def ping(url, payload):
+                    if not payload:
+                        return
+                    requests.post(url, json=payload)
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "ping")
+    assert guards_of(effects[0], analysis) == []

@@ -328,7 +328,7 @@ class EffectAnalysis:
             frames = (*outer, *fact.context)
             own = self.classify(fact, where, location)
             if own is not None:
-                effects.append(replace(own, frames=frames))
+                effects.append(replace(own, frames=frames, scope=f"{module.module}:{function.qualname}"))
                 continue
             callee = self.index.denote(fact.call.func, where)
             for callee_module, callee_function in self._project_functions(callee, fact, where):
@@ -364,6 +364,56 @@ class EffectAnalysis:
             if canonical in self.v["django"]["transactions"]:
                 frames.append(Frame("with", (decorator,), span=span))
         return tuple(frames)
+
+    # ------------------------------------------------------------------ guards
+
+    def _scope(self, scope: str) -> Optional[Where]:
+        module_name, _, qualname = scope.partition(":")
+        module = self.index.module(module_name)
+        if module is None:
+            return None
+        return Where(module, self.index.function(module_name, qualname))
+
+    def reads_stored_state(self, frame: Frame) -> bool:
+        """A guard test that reads stored state (a query, the cache, a field of a fetched row),
+        not only the job's arguments."""
+        leaves = set(self.v["guards"]["query_leaves"]) | set(self.v["redis"]["claims"])
+        where = self._scope(frame.scope)
+        for call in frame.exprs:
+            if leaf_of(call.func) in leaves:
+                return True
+            if where is not None:
+                canonical = self.index.denote(call.func, where).canonical
+                if canonical in self.v["guards"]["cache"] or canonical in self.v["guards"].get("functions", ()):
+                    return True
+        if where is None or where.function is None:
+            return False
+        for name in frame.names:
+            head, _, field = name.partition(".")
+            if field:
+                vtype = self.typer.of(Name(head, "local"), where)
+                if vtype is not None and vtype[0] in ("row", "queryset"):
+                    return True  # a field of a fetched row: `if order.paid_at: return`
+        return False
+
+    def is_lock(self, manager: Expr) -> bool:
+        func = manager.func if isinstance(manager, Call) else manager
+        leaf = leaf_of(func)
+        if leaf in self.v["redis"]["locks"] or leaf == "lock":
+            return True
+        if isinstance(func, Name):
+            return self.index.knowledge.canonical(func.qname) in self.v["locks"]["calls"]
+        return False
+
+    def locks_rows(self, scope: str) -> bool:
+        """Whether the function making the effect reads its rows with select_for_update()."""
+        where = self._scope(scope) if scope else None
+        if where is None or where.function is None:
+            return False
+        return any(
+            isinstance(fact.call.func, (Name, Attr)) and leaf_of(fact.call.func) == "select_for_update"
+            for fact in self.calls_of(where.module, where.function)
+        )
 
     # ------------------------------------------------------------------ one call
 
@@ -534,3 +584,20 @@ def in_loop(effect: Effect) -> bool:
 
 def in_callback(effect: Effect) -> bool:
     return any(frame.kind == "callback" for frame in effect.frames)
+
+
+def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]:
+    """What makes an effect safe to repeat (RULES.md reading 2): (kind, how it shows)."""
+    found: List[Tuple[str, str]] = []
+    if effect.keyed:
+        found.append(("idempotency key", effect.api))
+    if effect.detail == "upsert":
+        found.append(("upsert", effect.api))
+    for frame in effect.frames:
+        if frame.kind == "guard" and analysis.reads_stored_state(frame):
+            found.append(("dedupe check", f"if {frame.text}: exit"))
+        elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):
+            found.append(("lock", "with lock"))
+    if analysis.locks_rows(effect.scope):
+        found.append(("row lock", "select_for_update()"))
+    return found

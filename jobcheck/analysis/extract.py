@@ -498,7 +498,8 @@ class _Walker:
     def _guard(self, statement: cst.If) -> Frame:
         calls = tuple(self.call(c) for c in _calls_in(statement.test))
         names = tuple(sorted({".".join(p) for p in _names_in(statement.test)}))
-        return Frame("guard", calls, names, _text(self.module, statement.test, 80), self.span(statement.test))
+        scope = f"{self.module_name}:{self.current_scope()}"
+        return Frame("guard", calls, names, _text(self.module, statement.test, 80), self.span(statement.test), scope)
 
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Dict, List, Optional
 
 from jobcheck.frameworks import INVENTORY_KEYS
-from jobcheck.analysis.effects import guard_frames, in_callback, in_loop, transaction_frames
+from jobcheck.analysis.effects import guard_frames, guards_of, in_callback, in_loop, transaction_frames
 from jobcheck.model import Attr, Call, Collection, Effect, Frame, Location, Name, OptionValue, Task, Unknown
 
 from jobcheck.report.json import location_json
@@ -52,7 +52,8 @@ def effect_json(effect: Effect, analysis: Any) -> Dict[str, Any]:
         "detail": effect.detail,
         "location": location_json(effect.location),
         "chain": [location_json(site) for site in effect.chain],
-        "guards": [frame.text for frame in guard_frames(effect)],
+        "guards": [{"kind": kind, "how": how} for kind, how in guards_of(effect, analysis)],
+        "checks_before": [frame.text for frame in guard_frames(effect)],
         "transactions": [location_json(Location(_frame_path(effect, frame), frame.span)) for frame in transaction_frames(effect, analysis)],
         "in_loop": in_loop(effect),
         "in_callback": in_callback(effect),
@@ -71,9 +72,12 @@ def _effect_lines(effect: Effect, analysis: Any) -> List[str]:
     detail = f" ({effect.detail})" if effect.detail else ""
     lines = [f"      {effect.kind:<10}{effect.api}{detail}  {effect.location}{via}"]
     notes = []
-    guards = guard_frames(effect)
+    guards = guards_of(effect, analysis)
     if guards:
-        notes.append("after " + "; ".join(f"`if {g.text}: exit`" for g in guards))
+        notes.append("guarded by " + "; ".join(f"{kind} ({how})" for kind, how in guards))
+    unrecognised = [g for g in guard_frames(effect) if not analysis.reads_stored_state(g)]
+    if unrecognised:
+        notes.append("after " + "; ".join(f"`if {g.text}: exit`" for g in unrecognised))
     if transaction_frames(effect, analysis):
         notes.append("in a transaction")
     if in_loop(effect):
