@@ -146,7 +146,7 @@ def tasks(paths, output_format, config_path, jobs, effects) -> None:
             try:
                 summaries[task.qualname] = analysis.task_effects(task)
             except Exception as error:  # one task's analysis must not stop the listing
-                result.notifications.append(engine.Notification(task.location.path, engine._internal(error), "internal"))
+                result.notifications.append(engine.Notification(task.location.path, engine.internal_error_message(error), "internal"))
     if output_format == "json":
         click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis), nl=False)
     else:

@@ -72,7 +72,7 @@ def _analyse_job(job: Tuple[bytes, str, str, bool]) -> "ModuleFacts | str":
     try:
         return analyse_source(data, rel, name, is_package)
     except Exception as error:  # a bug in jobcheck must not stop the run
-        return _internal(error)
+        return internal_error_message(error)
 
 
 def _locate_syntax_error(data: bytes) -> Optional[Exception]:
@@ -181,7 +181,7 @@ class SourceSet:
         return list(selected.values())
 
 
-def _internal(error: BaseException) -> str:
+def internal_error_message(error: BaseException) -> str:
     frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
     return f"internal error: {type(error).__name__}: {error}{where}"
@@ -210,7 +210,7 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     try:
         project = build_project(index)
     except Exception as error:  # a bug in a project-level pass: report it, keep the per-file results
-        result.notifications.append(Notification(".", _internal(error), "internal"))
+        result.notifications.append(Notification(".", internal_error_message(error), "internal"))
         project = Project(index=index)
     result.project = project
     modules = sorted(sources.parsed.values(), key=lambda m: m.path)

@@ -84,13 +84,26 @@ def test_default_selection_leaves_off_rules_out():
     assert "JC402" in load_catalog().select([], [], ["JC402"])
 
 
+# The app the doc snippets assume: its models are Django models.
+DOC_APP = {
+    "shop/__init__.py": "",
+    "shop/models.py": "from django.db import models\n\n"
+    + "".join(
+        f"class {name}(models.Model):\n    pass\n\n\n"
+        for name in ("Order", "Reservation", "Shipment", "SaleNotice", "Product", "SaleRecord", "Payment", "Invoice")
+    ),
+    "crm/__init__.py": "",
+    "crm/models.py": "from django.db import models\n\n\nclass Contact(models.Model):\n    pass\n",
+}
+
+
 @pytest.mark.parametrize("code", sorted(implemented_codes()))
 def test_examples_trigger_and_use_instead_is_clean(code, tmp_path):
     """Every implemented rule: its Example fires it, its Use instead does not."""
     docs = load_catalog().rule(code).docs
     for key, expect in (("example", True), ("use_instead", False)):
         root = tmp_path / key
-        write_project(root, {"pyproject.toml": "[tool.jobcheck]\n", "snippet.py": python_block(docs[key])})
+        write_project(root, {"pyproject.toml": "[tool.jobcheck]\n", "snippet.py": python_block(docs[key]), **DOC_APP})
         result = run_on(root, {code})
         fired = any(f.code == code for f in result.findings)
         assert fired is expect, f"{code} {key}: fired={fired}"

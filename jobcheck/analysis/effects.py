@@ -365,6 +365,18 @@ class EffectAnalysis:
                 frames.append(Frame("with", (decorator,), span=span))
         return tuple(frames)
 
+    def own_transaction(self, module: ModuleFacts, function: FunctionFact, effect: Effect) -> bool:
+        """Whether the function itself (not a callee) opens the transaction the effect runs in."""
+        own = list(self._function_frames(module, function))
+        if effect.chain:
+            site = effect.chain[0]
+            fact = next((f for f in self.calls_of(module, function) if f.call.span == site.span), None)
+            own.extend(fact.context if fact is not None else ())
+        else:
+            own.extend(effect.frames)
+        probe = replace(effect, frames=tuple(own))
+        return bool(transaction_frames(probe, self))
+
     # ------------------------------------------------------------------ guards
 
     def _scope(self, scope: str) -> Optional[Where]:

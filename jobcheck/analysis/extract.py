@@ -677,7 +677,12 @@ class _Walker:
 
     def visit_Call(self, node: cst.Call) -> None:
         awaited = self._awaited is node
-        self.calls.append(CallFact(self.call(node), self.current_scope(), tuple(self.frames), awaited))
+        frames = tuple(self.frames)
+        parts = _dotted_parts(node.func)
+        if parts and parts[-1] == "partial" and self._calls:
+            # `on_commit(partial(task.delay, x))`: the partial runs when the outer call invokes it
+            frames = (*frames, Frame("callback", (self.expr(self._calls[-1].func),)))
+        self.calls.append(CallFact(self.call(node), self.current_scope(), frames, awaited))
 
     def visit_Return(self, node: cst.Return) -> None:
         if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:

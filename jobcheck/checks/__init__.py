@@ -1,35 +1,22 @@
 """The registry of checks. A check reads facts and yields Findings; it never parses or reads files.
 
-Each check module defines `CODES` (the rule codes it reports) and either
-`check_module(ctx, module)` (run once per file; a crash is confined to that file) or
-`check_project(ctx)` (run once per project).
+Each check module defines `CODES` (the rule codes it reports) and any of
+`check_task(ctx, task)` (run per task), `check_module(ctx, module)` (run per file) and
+`check_project(ctx)` (run once). A crash is confined to its task or file and becomes an
+internal-error notification; every other result is still reported.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, Set, Tuple
 
 from jobcheck.catalog import Catalog
+from jobcheck.checks import idempotency, queues, retries, staleness, syntax, transactions
+from jobcheck.checks.common import CheckContext
 from jobcheck.config import Config
-from jobcheck.model import Finding, ModuleFacts
+from jobcheck.model import Finding, Location, ModuleFacts
 
-from jobcheck.checks import syntax
-
-CHECK_MODULES = (syntax,)
-
-
-@dataclass
-class CheckContext:
-    project: Any  # jobcheck.frameworks.Project
-    config: Config
-    catalog: Catalog
-    selected: Set[str]
-
-    def options(self, code: str) -> Dict[str, Any]:
-        defaults = {k: spec.get("default") for k, spec in self.catalog.rule(code).options.items()}
-        defaults.update(self.config.rule_options(code))
-        return defaults
+CHECK_MODULES = (syntax, idempotency, retries, queues, transactions, staleness)
 
 
 def implemented_codes() -> Set[str]:
@@ -39,23 +26,35 @@ def implemented_codes() -> Set[str]:
 def run_checks(
     project: Any, modules: List[ModuleFacts], config: Config, catalog: Catalog, selected: Set[str]
 ) -> Tuple[List[Finding], List[Tuple[str, str]]]:
-    from jobcheck.engine import _internal
+    from jobcheck.engine import internal_error_message
 
     ctx = CheckContext(project, config, catalog, selected)
     findings: List[Finding] = []
     failures: List[Tuple[str, str]] = []
+
+    def guarded(where: str, check: Any, produce: Any) -> None:
+        try:
+            findings.extend(f for f in produce() if f.code in selected)
+        except Exception as error:
+            failures.append((where, f"{check.__name__.rsplit('.', 1)[-1]}: {internal_error_message(error)}"))
+
+    tasks = list(project.tasks) if project is not None else []
     for check in CHECK_MODULES:
         if not selected & set(check.CODES):
             continue
+        if hasattr(check, "check_task"):
+            for task in tasks:
+                guarded(task.location.path, check, lambda: check.check_task(ctx, task))
         if hasattr(check, "check_module"):
             for module in modules:
-                try:
-                    findings.extend(f for f in check.check_module(ctx, module) if f.code in selected)
-                except Exception as error:
-                    failures.append((module.path, f"{check.__name__.rsplit('.', 1)[-1]}: {_internal(error)}"))
-        else:
-            try:
-                findings.extend(f for f in check.check_project(ctx) if f.code in selected)
-            except Exception as error:
-                failures.append((".", f"{check.__name__.rsplit('.', 1)[-1]}: {_internal(error)}"))
-    return findings, failures
+                guarded(module.path, check, lambda: check.check_module(ctx, module))
+        if hasattr(check, "check_project"):
+            guarded(".", check, lambda: check.check_project(ctx))
+    return _unique(findings), failures
+
+
+def _unique(findings: List[Finding]) -> List[Finding]:
+    seen: Dict[Tuple[str, Location], Finding] = {}
+    for finding in findings:
+        seen.setdefault((finding.code, finding.location), finding)
+    return list(seen.values())

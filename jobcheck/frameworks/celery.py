@@ -293,7 +293,9 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
         if routed is not None:
             options["queue"] = routed
         elif app is not None and "task_default_queue" in app.settings:
-            options["queue"] = app.settings["task_default_queue"]
+            default = app.settings["task_default_queue"]
+            # task_default_queue is not routing (RULES reading 14): keep the word in the source
+            options["queue"] = OptionValue(default.value, f"task_default_queue: {default.source}", default.location)
     retry_call = retries_used(discovery, task)
     if "autoretry_for" not in options and retry_call is None:
         options["retries"] = OptionValue(0, "default: no autoretry_for and no self.retry")

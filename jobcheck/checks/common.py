@@ -1,0 +1,50 @@
+"""What every check shares: the context it reads, and where findings about effects go."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Set, Tuple
+
+from jobcheck.catalog import Catalog
+from jobcheck.config import Config
+from jobcheck.model import Effect, Location, RelatedLocation, Task
+
+
+@dataclass
+class CheckContext:
+    project: Any  # jobcheck.frameworks.Project
+    config: Config
+    catalog: Catalog
+    selected: Set[str]
+    _effects: Dict[str, List[Effect]] = field(default_factory=dict)
+
+    def options(self, code: str) -> Dict[str, Any]:
+        defaults = {k: spec.get("default") for k, spec in self.catalog.rule(code).options.items()}
+        defaults.update(self.config.rule_options(code))
+        return defaults
+
+    @functools.cached_property
+    def analysis(self) -> Any:
+        from jobcheck.analysis.effects import EffectAnalysis
+
+        return EffectAnalysis(self.project, self.config)
+
+    def effects(self, task: Task) -> List[Effect]:
+        """The task's effects, computed once for all checks."""
+        if task.qualname not in self._effects:
+            self._effects[task.qualname] = self.analysis.task_effects(task)
+        return self._effects[task.qualname]
+
+
+def at_task_body(effect: Effect, what: str) -> Tuple[Location, Tuple[RelatedLocation, ...]]:
+    """Where a finding about an effect goes (the task-body call leading to it), and the chain."""
+    if not effect.chain:
+        return effect.location, ()
+    steps = [RelatedLocation(site, "calls") for site in effect.chain[1:]]
+    steps.append(RelatedLocation(effect.location, what))
+    return effect.chain[0], tuple(steps)
+
+
+def short(task: Task) -> str:
+    return task.qualname.rsplit(".", 1)[-1]

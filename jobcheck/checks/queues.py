@@ -1,0 +1,51 @@
+"""JC401 implicit-default-queue, JC402 missing-priority."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from jobcheck.checks.common import short
+from jobcheck.model import Finding, Task
+
+CODES = ("JC401", "JC402")
+
+
+def _queue_unchosen(ctx, task: Task) -> bool:
+    queue = task.option("queue")
+    if queue is None:
+        return False
+    if task.framework == "celery":
+        if queue.source != "default" and not queue.source.startswith("task_default_queue"):
+            return False
+        sites = [s for s in ctx.project.enqueue_sites if s.task == task.qualname]
+        return not (sites and all(dict(s.options).get("queue") for s in sites))
+    if task.framework == "dramatiq":
+        return queue.source == "default"
+    return False  # RQ queues are chosen at each enqueue; Huey has one queue per instance
+
+
+def check_task(ctx, task: Task) -> Iterator[Finding]:
+    if _queue_unchosen(ctx, task):
+        queue = task.option("queue")
+        if task.framework == "celery":
+            advice = (
+                f"Route it with a `task_routes` entry for `{task.name}` "
+                "(the `queue=` task option is deprecated in recent Celery)."
+            )
+        else:
+            advice = "Set `queue_name=` on the actor."
+        yield Finding(
+            "JC401",
+            f"`{short(task)}` goes to the default queue `{queue.value}` because nothing routes it; "
+            f"a backlog of any other job delays it. {advice}",
+            task.location,
+            task.qualname,
+        )
+    priority = task.option("priority")
+    if task.framework in ("celery", "dramatiq", "huey") and priority is not None and priority.source == "default":
+        yield Finding(
+            "JC402",
+            f"`{short(task)}` has no priority; set `priority=` so urgent jobs are not queued behind bulk work.",
+            task.location,
+            task.qualname,
+        )

@@ -1,0 +1,46 @@
+"""JC301 retried-unguarded-task."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+from jobcheck.checks import idempotency
+from jobcheck.checks.common import short
+from jobcheck.model import Finding, RelatedLocation, Task, Unknown
+
+CODES = ("JC301",)
+
+
+def retried_by(task: Task) -> Optional[str]:
+    """Why the framework runs this task again after a failure, or None."""
+    retries = task.option("retries")
+    acks_late = task.option("acks_late")
+    if task.framework == "celery" and acks_late is not None and acks_late.value is True:
+        return f"acks_late ({acks_late.describe()}) redelivers it after a worker crash"
+    if retries is None or isinstance(retries.value, Unknown):
+        return None
+    value = retries.value
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        count = "without limit" if value is None else f"up to {value} times"
+        return f"it is retried {count} ({retries.describe()})"
+    return None
+
+
+def check_task(ctx, task: Task) -> Iterator[Finding]:
+    why = retried_by(task)
+    if why is None:
+        return
+    effects = idempotency.unguarded(ctx, task, ("external", "insert", "increment"))
+    if not effects:
+        return
+    first = effects[0]
+    related = tuple(RelatedLocation(e.location, f"{e.api} has no guard") for e in effects[:5])
+    setting = "max_retries=0" if task.framework in ("dramatiq", "celery") else "retries=0"
+    yield Finding(
+        "JC301",
+        f"`{short(task)}` is retried, {why}, but `{first.api}` has no guard, so a retry repeats it. "
+        f"Guard the effect (idempotency key, dedupe check) or set {setting} for this task.",
+        task.location,
+        task.qualname,
+        related,
+    )

@@ -1,0 +1,99 @@
+"""JC501 multi-write-without-transaction, JC502 enqueue-in-transaction, JC503 side-effect-in-transaction."""
+
+from __future__ import annotations
+
+from typing import Iterator, List
+
+from jobcheck.analysis.effects import in_callback, in_loop, transaction_frames
+from jobcheck.checks.common import at_task_body, short
+from jobcheck.model import Effect, Finding, Location, ModuleFacts, RelatedLocation, Task
+
+CODES = ("JC501", "JC502", "JC503")
+
+ON_COMMIT_APIS = ("delay_on_commit", "apply_async_on_commit")
+
+
+def check_task(ctx, task: Task) -> Iterator[Finding]:
+    effects = ctx.effects(task)
+    yield from _multi_write(ctx, task, effects)
+    for effect in effects:
+        if effect.kind == "external" and not in_callback(effect) and transaction_frames(effect, ctx.analysis):
+            location, related = at_task_body(effect, f"{effect.api} is here")
+            yield Finding(
+                "JC503",
+                f"`{short(task)}` calls `{effect.api}` ({effect.detail}) inside a database transaction; a rollback "
+                "cannot take it back. Make the call after the commit (`transaction.on_commit`) or outside the block.",
+                location,
+                task.qualname,
+                related,
+            )
+
+
+def _django_writes(effects: List[Effect]) -> List[Effect]:
+    # SQLAlchemy writes are a unit of work flushed at commit: one transaction per commit
+    return [e for e in effects if e.kind == "db-write" and not e.api.startswith(("session.", "sqlalchemy", "SQL"))]
+
+
+def _multi_write(ctx, task: Task, effects: List[Effect]) -> Iterator[Finding]:
+    writes = _django_writes(effects)
+    weight = sum(2 if in_loop(w) else 1 for w in writes)
+    if weight < 2:
+        return
+    covering = [set(_frame_keys(w, ctx)) for w in writes]
+    if set.intersection(*covering):
+        return  # every write inside one transaction
+    second = writes[1] if len(writes) > 1 else writes[0]
+    first = writes[0]
+    location, related = at_task_body(second, f"{second.api} is here")
+    what = f"`{first.api}` in a loop" if len(writes) == 1 else f"`{first.api}` and `{second.api}`"
+    yield Finding(
+        "JC501",
+        f"`{short(task)}` makes several database writes ({what}) outside one transaction; a failure between "
+        "them leaves half-written data and a retry repeats the first. Wrap them in `transaction.atomic()`.",
+        location,
+        task.qualname,
+        (RelatedLocation(first.location, f"first write: {first.api}"), *related),
+    )
+
+
+def _frame_keys(effect: Effect, ctx) -> List[tuple]:
+    return [(frame.span, frame.text, repr(frame.exprs)) for frame in transaction_frames(effect, ctx.analysis)]
+
+
+def _django_rq_defers(ctx) -> bool:
+    """django-rq >= 4 enqueues after commit; the newest is assumed (RULES reading 11)."""
+    return any(q.startswith("django_rq") for m in ctx.project.index.scanned() for _, q in m.imports)
+
+
+def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
+    analysis = ctx.analysis
+    for function in module.functions:
+        effects, _ = analysis.summary(module, function, [])
+        for effect in effects:
+            if effect.kind != "enqueue" or in_callback(effect) or effect.api in ON_COMMIT_APIS:
+                continue
+            if not analysis.own_transaction(module, function, effect):
+                continue
+            if _exempt(ctx, effect):
+                continue
+            location, related = at_task_body(effect, f"{effect.api} of {effect.detail or 'a job'} is here")
+            task = effect.detail.rsplit(".", 1)[-1] if effect.detail else "the job"
+            yield Finding(
+                "JC502",
+                f"`{task}` is enqueued inside a database transaction; the worker can run it before the commit, "
+                f"or for data that is rolled back. Use `{_fix(effect)}` or `transaction.on_commit(...)`.",
+                location,
+                None,
+                related,
+            )
+
+
+def _exempt(ctx, effect: Effect) -> bool:
+    task = next((t for t in ctx.project.tasks if t.qualname == effect.detail), None)
+    if task is not None and "on_commit_task" in task.how:
+        return True  # djhuey's on_commit_task runs after the commit
+    return task is not None and task.framework == "rq" and _django_rq_defers(ctx)
+
+
+def _fix(effect: Effect) -> str:
+    return {"delay": "delay_on_commit", "apply_async": "apply_async_on_commit"}.get(effect.api, "transaction.on_commit")
