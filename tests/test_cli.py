@@ -73,8 +73,11 @@ def test_exit_zero_and_fail_on_never():
 
 
 def test_ignore_and_select(tmp_path):
-    assert invoke("check", "--ignore", "JC001", str(FIXTURES)).exit_code == 0
-    assert invoke("check", "--select", "JC0", str(FIXTURES)).exit_code == 1
+    assert invoke("check", "--select", "JC0", "--ignore", "JC001", str(FIXTURES)).exit_code == 0
+    only = invoke("check", "--select", "JC0", str(FIXTURES))
+    assert only.exit_code == 1
+    assert " JC001 " in only.output and " JC101 " not in only.output
+    assert " JC101 " in invoke("check", "--select", "JC1", str(FIXTURES)).output
 
 
 def test_unknown_select_code_is_an_error(tmp_path):
@@ -85,7 +88,7 @@ def test_unknown_select_code_is_an_error(tmp_path):
 
 
 def test_clean_project_exits_0(project):
-    root = project({"app/tasks.py": "from celery import shared_task\n\n@shared_task\ndef a():\n    pass\n"})
+    root = project({"app/tasks.py": "from celery import shared_task\n\n@shared_task(queue='q')\ndef a():\n    pass\n"})
     result = invoke("check", str(root))
     assert result.exit_code == 0
     assert "All checks passed!" in result.output
@@ -137,7 +140,7 @@ def test_config_select_and_fail_on(tmp_path):
 
 
 def test_json_output(tmp_path):
-    result = invoke("check", "--output-format", "json", str(FIXTURES))
+    result = invoke("check", "--output-format", "json", "--select", "JC001", str(FIXTURES))
     document = json.loads(result.output)
     codes = [f["code"] for f in document["findings"]]
     assert codes == ["JC001"]
@@ -167,7 +170,7 @@ def test_tasks_text_and_json():
     text = invoke("tasks", str(FIXTURES / "celery"))
     assert text.exit_code == 0
     assert "capture_payment  [celery, @app.task(" in text.output
-    assert text.output.rstrip().endswith("in 9 files.")
+    assert text.output.rstrip().endswith("in 12 files.")
     document = json.loads(invoke("tasks", "--output-format", "json", str(FIXTURES / "celery")).output)
     by_name = {t["qualname"]: t for t in document["tasks"]}
     queue = by_name["shop.payments.capture_payment"]["options"]["queue"]

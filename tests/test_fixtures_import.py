@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES
 
 PROJECTS = {
-    "celery": ["shop.base", "shop.settings", "shop.celery", "shop.payments", "shop.emails", "shop.reports", "shop.views", "shop.wrappers"],
+    "celery": ["shop.base", "shop.settings", "shop.models", "shop.orders", "shop.services", "shop.celery", "shop.payments", "shop.emails", "shop.reports", "shop.views", "shop.wrappers"],
     "dramatiq": ["worker", "worker.tasks"],
     "rq": ["jobs.queues", "jobs.work", "jobs.api"],
     "huey": ["store.hueyapp", "store.tasks"],
@@ -20,6 +20,8 @@ def test_fixture_project_imports(framework):
     pytest.importorskip(framework)
     modules = PROJECTS[framework]
     code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
+    if framework == "celery":  # its models need Django set up, as the worker would
+        code = "import os, django\nos.environ['DJANGO_SETTINGS_MODULE'] = 'shop.settings'\ndjango.setup()\n" + code
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=FIXTURES / framework, capture_output=True, text=True, timeout=120
     )

@@ -27,6 +27,14 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "shop.emails.send_receipt",
             "shop.reports.nightly_report",
             "shop.reports.weekly_digest",
+            *(
+                f"shop.orders.{name}"
+                for name in (
+                    "charge_order", "charge_with_key", "create_payment_once", "mark_paid", "pay_through_helper",
+                    "count_shipment", "ship", "ship_atomically", "notify_inside_transaction", "archive",
+                    "expire_offer",
+                )
+            ),
             "modern.render",
             "worker.tasks.ping",
             "worker.tasks.charge_card",
@@ -63,7 +71,7 @@ def test_celery_explicit_queue_beats_routes_and_default(fixture_tasks):
 
 def test_celery_default_queue_from_app_conf(fixture_tasks):
     queue = option(fixture_tasks["shop.reports.weekly_digest"], "queue")
-    assert (queue.value, queue.source) == ("default", "app.conf")
+    assert (queue.value, queue.source) == ("default", "task_default_queue: app.conf")
 
 
 def test_celery_base_class_options_across_modules(fixture_tasks):

@@ -16,13 +16,13 @@ def retried_by(task: Task) -> Optional[str]:
     retries = task.option("retries")
     acks_late = task.option("acks_late")
     if task.framework == "celery" and acks_late is not None and acks_late.value is True:
-        return f"acks_late ({acks_late.describe()}) redelivers it after a worker crash"
+        return f"acks_late is on ({acks_late.source}), so a worker crash redelivers it"
     if retries is None or isinstance(retries.value, Unknown):
         return None
     value = retries.value
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
         count = "without limit" if value is None else f"up to {value} times"
-        return f"it is retried {count} ({retries.describe()})"
+        return f"it is retried {count} ({retries.source})"
     return None
 
 

@@ -6,7 +6,7 @@ from typing import Iterator, List
 
 from jobcheck.analysis.effects import in_callback, in_loop, transaction_frames
 from jobcheck.checks.common import at_task_body, short
-from jobcheck.model import Effect, Finding, Location, ModuleFacts, RelatedLocation, Task
+from jobcheck.model import Effect, Finding, ModuleFacts, RelatedLocation, Task
 
 CODES = ("JC501", "JC502", "JC503")
 
