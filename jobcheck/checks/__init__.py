@@ -32,9 +32,9 @@ def run_checks(
     findings: List[Finding] = []
     failures: List[Tuple[str, str]] = []
 
-    def guarded(where: str, check: Any, produce: Any) -> None:
+    def guarded(where: str, check: Any, produce: Any, *args: Any) -> None:
         try:
-            findings.extend(f for f in produce() if f.code in selected)
+            findings.extend(f for f in produce(ctx, *args) if f.code in selected)
         except Exception as error:
             failures.append((where, f"{check.__name__.rsplit('.', 1)[-1]}: {internal_error_message(error)}"))
 
@@ -44,12 +44,12 @@ def run_checks(
             continue
         if hasattr(check, "check_task"):
             for task in tasks:
-                guarded(task.location.path, check, lambda: check.check_task(ctx, task))
+                guarded(task.location.path, check, check.check_task, task)
         if hasattr(check, "check_module"):
             for module in modules:
-                guarded(module.path, check, lambda: check.check_module(ctx, module))
+                guarded(module.path, check, check.check_module, module)
         if hasattr(check, "check_project"):
-            guarded(".", check, lambda: check.check_project(ctx))
+            guarded(".", check, check.check_project)
     return _unique(findings), failures
 
 

@@ -34,7 +34,7 @@ def _grouped(ctx, task: Task, code: str, effects: List[Effect]) -> Iterator[Find
     by_site: Dict[Location, List[Effect]] = {}
     for effect in effects:
         by_site.setdefault(effect.chain[0] if effect.chain else effect.location, []).append(effect)
-    for site, group in by_site.items():
+    for group in by_site.values():
         first = group[0]
         location, related = at_task_body(first, f"{first.api} is here")
         yield Finding(code, message(task, code, first, len(group) - 1), location, task.qualname, related)
