@@ -9,9 +9,9 @@ from conftest import FIXTURES
 
 PROJECTS = {
     "celery": ["shop.base", "shop.settings", "shop.models", "shop.orders", "shop.services", "shop.celery", "shop.payments", "shop.emails", "shop.reports", "shop.views", "shop.wrappers"],
-    "dramatiq": ["worker", "worker.tasks"],
-    "rq": ["jobs.queues", "jobs.work", "jobs.api"],
-    "huey": ["store.hueyapp", "store.tasks"],
+    "dramatiq": ["worker", "worker.tasks", "worker.billing"],
+    "rq": ["jobs.queues", "jobs.work", "jobs.api", "jobs.reports"],
+    "huey": ["store.hueyapp", "store.tasks", "store.mail"],
 }
 
 

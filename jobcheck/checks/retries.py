@@ -16,13 +16,13 @@ def retried_by(task: Task) -> Optional[str]:
     retries = task.option("retries")
     acks_late = task.option("acks_late")
     if task.framework == "celery" and acks_late is not None and acks_late.value is True:
-        return f"acks_late is on ({acks_late.source}), so a worker crash redelivers it"
+        return f"acks_late from {acks_late.source}: a worker crash redelivers it"
     if retries is None or isinstance(retries.value, Unknown):
         return None
     value = retries.value
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
         count = "without limit" if value is None else f"up to {value} times"
-        return f"it is retried {count} ({retries.source})"
+        return f"{count}, from {retries.source}"
     return None
 
 
@@ -38,7 +38,7 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     setting = "max_retries=0" if task.framework in ("dramatiq", "celery") else "retries=0"
     yield Finding(
         "JC301",
-        f"`{short(task)}` is retried, {why}, but `{first.api}` has no guard, so a retry repeats it. "
+        f"`{short(task)}` is retried ({why}), but `{first.api}` has no guard, so a retry repeats it. "
         f"Guard the effect (idempotency key, dedupe check) or set {setting} for this task.",
         task.location,
         task.qualname,

@@ -44,10 +44,12 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     if not effects or bounded(ctx, task) or checks_deadline(effects):
         return
     first = effects[0]
+    periodic = task.option("periodic")
+    location = periodic.location if periodic is not None and periodic.location else task.location
     yield Finding(
         "JC801",
         f"`{short(task)}` has effects (`{first.api}`) but nothing bounds how late it may run; a job that waits "
         f"in a backlog still runs days later. Set {SETTING[task.framework]}, or check a deadline in the body.",
-        task.location,
+        location,
         task.qualname,
     )

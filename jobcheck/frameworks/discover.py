@@ -68,6 +68,7 @@ class TaskDef:
     cls: Optional[ClassFact] = None
     decorator: Optional[DecoratorUse] = None
     enqueued_at: List[Location] = field(default_factory=list)
+    decorator_span: Optional[Span] = None  # the decorator line (periodic tasks report there)
 
 
 def leaf(expr: Expr) -> Optional[str]:
@@ -300,12 +301,12 @@ class Discovery:
             functions = {f.qualname: f for f in module.functions}
             for function in module.functions:
                 where = Where(module, functions.get(function.parent) if function.parent else None)
-                for decorator, text in zip(function.decorators, function.decorator_texts):
+                for decorator, text, span in zip(function.decorators, function.decorator_texts, function.decorator_spans):
                     use = self.classify_decorator(decorator, where)
                     if use is not None:
                         tasks.append(
                             TaskDef(use.framework, module, function.span, function.qualname, "@" + text,
-                                    use.api, function=function, decorator=use)
+                                    use.api, function=function, decorator=use, decorator_span=span)
                         )
                         break
             for cls in module.classes:

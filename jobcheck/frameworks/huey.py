@@ -6,7 +6,7 @@ from typing import Dict
 
 from jobcheck.analysis.index import Where
 from jobcheck.frameworks.discover import Discovery, TaskDef
-from jobcheck.model import Call, OptionValue
+from jobcheck.model import Call, Location, OptionValue
 
 
 def effective_options(discovery: Discovery, task: TaskDef) -> Dict[str, OptionValue]:
@@ -23,7 +23,8 @@ def effective_options(discovery: Discovery, task: TaskDef) -> Dict[str, OptionVa
             if isinstance(name, str):
                 options["queue"] = OptionValue(name, "Huey instance name")
         if decorator.api in knowledge.names("huey", "periodic_decorators"):
-            options["periodic"] = OptionValue(True, decorator.written)
+            where = Location(task.module.path, task.decorator_span) if task.decorator_span else None
+            options["periodic"] = OptionValue(True, decorator.written, where)
     options.setdefault("name", OptionValue(task.qualname.rsplit(".", 1)[-1], "function name"))
     options["retries"] = options["max_retries"]
     return options
