@@ -417,3 +417,68 @@ def test_argument_checks_are_not_guards(project):
     )
     effects, analysis = effects_of(root, "ping")
     assert guards_of(effects[0], analysis) == []
+
+
+def test_transaction_aliases_and_wrappers_and_row_methods(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/db.py": """
+                from contextlib import contextmanager
+                from django import db
+
+                atomic = db.transaction.atomic
+
+                @contextmanager
+                def traced_atomic():
+                    with db.transaction.atomic():
+                        yield
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.db import atomic, traced_atomic
+                from shop.models import Order, Receipt
+
+                def close(order):
+                    order.status = "closed"
+                    order.save()
+
+                Order.close = close
+
+                @shared_task
+                def settle(order_id):
+                    with atomic():
+                        Receipt.objects.create(order_id=order_id)
+                    with traced_atomic():
+                        Receipt.objects.filter(order_id=order_id).delete()
+                    order = Order.objects.get(pk=order_id)
+                    order.refresh_from_db()
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "settle")
+    assert all(transaction_frames(e, analysis) for e in effects if e.api.startswith("Receipt"))
+    assert len([e for e in effects if e.api.startswith("Receipt")]) == 2
+
+
+def test_methods_of_fetched_rows_are_followed(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/models.py": MODELS.replace(
+                "    attempts = models.IntegerField(default=0)\n",
+                "    attempts = models.IntegerField(default=0)\n\n    def archive(self):\n        self.status = 'x'\n        self.save()\n",
+            ),
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Order
+
+                @shared_task
+                def archive(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    order.archive()
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "archive")
+    assert summary(effects) == [("db-write", "Order.save", 1)]

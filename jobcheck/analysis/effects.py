@@ -190,7 +190,8 @@ class Typer:
         if kind == "row" and not attr.startswith("_") and attr not in ("pk", "id"):
             return ("related", detail)  # `order.lines`: a related manager, if anything
         if kind == "type":
-            return ("type", f"{detail}.{attr}")
+            typed = self.v["attribute_types"].get(f"{detail}.{attr}")
+            return self._external_type(typed) if typed else ("type", f"{detail}.{attr}")
         return None
 
     def _call(self, call: Call, where: Where, depth: int) -> VType:
@@ -277,6 +278,7 @@ class EffectAnalysis:
         self._summaries: Dict[FunctionKey, List[Effect]] = {}
         self._enqueues = {(s.location.path, s.location.span): s for s in project.enqueue_sites}
         self._calls: Dict[str, Dict[str, List[CallFact]]] = {}
+        self._transactions: Dict[str, bool] = {}
 
     # ------------------------------------------------------------------ per task
 
@@ -343,6 +345,17 @@ class EffectAnalysis:
         return effects, complete
 
     def _project_functions(self, target: Target, fact: CallFact, where: Where) -> Iterable[Tuple[ModuleFacts, FunctionFact]]:
+        split = split_method(fact.call.func)
+        if target.kind not in ("function", "class", "instance") and split is not None:
+            # a method of a model row the code fetched: `media = Media.objects.get(...); media.rename()`
+            receiver = self.typer.of(split[0], where)
+            if receiver is not None and receiver[0] == "row":
+                model = self.index.resolve(receiver[1])
+                if model.kind == "class" and model.cls is not None and model.module is not None:
+                    method = self.index.find_method(model.module, model.cls, split[1])
+                    if method is not None:
+                        yield method
+            return
         if target.kind == "function" and not target.attrs and target.function is not None and target.module is not None:
             yield target.module, target.function
         elif target.kind == "class" and not target.attrs and target.cls is not None and target.module is not None:
@@ -364,6 +377,35 @@ class EffectAnalysis:
             if canonical in self.v["django"]["transactions"]:
                 frames.append(Frame("with", (decorator,), span=span))
         return tuple(frames)
+
+    def opens_transaction(self, manager: Expr) -> bool:
+        """`transaction.atomic()`, an alias of it, `session.begin()`, or a project function wrapping one."""
+        func = manager.func if isinstance(manager, Call) else manager
+        if leaf_of(func) in self.v["sqlalchemy"]["transactions"]:
+            return True
+        if not isinstance(func, Name) or func.kind != "global":
+            return False
+        key = func.qname
+        if key not in self._transactions:
+            self._transactions[key] = False  # a wrapper calling itself is not a transaction
+            self._transactions[key] = self._is_transaction_name(func)
+        return self._transactions[key]
+
+    def _is_transaction_name(self, func: Name) -> bool:
+        names = set(self.v["django"]["transactions"])
+        if self.index.knowledge.canonical(func.qname) in names:
+            return True
+        target = self.index.resolve(func.qname)
+        if target.canonical in names:
+            return True
+        if target.kind == "function" and target.function is not None and target.module is not None and not target.attrs:
+            # a project context manager / decorator that opens one: `traced_atomic_transaction()`
+            return any(
+                frame.kind == "with" and any(self.opens_transaction(m) for m in frame.exprs)
+                for fact in self.calls_of(target.module, target.function)
+                for frame in fact.context
+            ) or any(self.opens_transaction(fact.call) for fact in self.calls_of(target.module, target.function))
+        return False
 
     def own_transaction(self, module: ModuleFacts, function: FunctionFact, effect: Effect) -> bool:
         """Whether the function itself (not a callee) opens the transaction the effect runs in."""
@@ -408,13 +450,14 @@ class EffectAnalysis:
                     return True  # a field of a fetched row: `if order.paid_at: return`
         return False
 
-    def is_lock(self, manager: Expr) -> bool:
+    def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
         func = manager.func if isinstance(manager, Call) else manager
         leaf = leaf_of(func)
-        if leaf in self.v["redis"]["locks"] or leaf == "lock":
+        if leaf in self.v["redis"]["locks"] or leaf in ("lock", "lock_task"):
             return True
-        if isinstance(func, Name):
-            return self.index.knowledge.canonical(func.qname) in self.v["locks"]["calls"]
+        if isinstance(func, Name) and func.kind == "global":
+            target = self.index.resolve(func.qname)
+            return any(name in self.v["locks"]["calls"] for name in self.index.member_names(target))
         return False
 
     def locks_rows(self, scope: str) -> bool:
@@ -500,7 +543,7 @@ class EffectAnalysis:
             return Effect("external", canonical, kind, location, keyed=self._keyed(call))
         top = canonical.split(".")[0]
         verbs = self.v["external_prefixes"].get(top)
-        if verbs and leaf in verbs:
+        if verbs and (leaf in verbs or leaf.endswith("_async") and leaf[: -len("_async")] in verbs):
             return Effect("external", canonical, "payment" if top in ("stripe", "braintree", "paypalrestsdk") else top,
                           location, keyed=self._keyed(call))
         if canonical in self.v["sleep"]:
@@ -528,6 +571,8 @@ class EffectAnalysis:
         return False
 
     def _statement(self, statement: Expr, where: Where, location: Location) -> Optional[Effect]:
+        if isinstance(statement, Name) and statement.kind == "local" and where.function is not None:
+            statement = dict(where.function.locals).get(statement.qname, statement)  # `stmt = insert(...)`
         if isinstance(statement, Const) and isinstance(statement.value, str):
             match = WRITE_SQL.match(statement.value)
             if match is None:
@@ -571,19 +616,11 @@ class EffectAnalysis:
 
 def transaction_frames(effect: Effect, analysis: EffectAnalysis) -> List[Frame]:
     """The frames of an effect that open a transaction (with-blocks and decorators)."""
-    found = []
-    names = set(analysis.v["django"]["transactions"])
-    for frame in effect.frames:
-        if frame.kind != "with":
-            continue
-        for manager in frame.exprs:
-            func = manager.func if isinstance(manager, Call) else manager
-            leaf = leaf_of(func)
-            if isinstance(func, Name) and analysis.index.knowledge.canonical(func.qname) in names:
-                found.append(frame)
-            elif leaf in analysis.v["sqlalchemy"]["transactions"]:
-                found.append(frame)
-    return found
+    return [
+        frame
+        for frame in effect.frames
+        if frame.kind == "with" and any(analysis.opens_transaction(manager) for manager in frame.exprs)
+    ]
 
 
 def guard_frames(effect: Effect) -> List[Frame]:

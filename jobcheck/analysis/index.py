@@ -56,6 +56,7 @@ class Target:
     expr: Optional[Expr] = None
     bound: Tuple[Tuple[str, Expr], ...] = ()  # keywords bound by functools.partial
     origin: Optional[str] = None  # the module-level name a value was bound to
+    receiver: Optional[Tuple[ModuleFacts, ClassFact]] = None  # the class a method was looked up on
 
     @property
     def canonical(self) -> str:
@@ -175,7 +176,7 @@ class ProjectIndex:
                 owner = method.class_qualname or head
                 return Target(
                     "function", f"{owner_module.module}.{owner}.{tail[0]}", tuple(tail[1:]), owner_module, method,
-                    self.cls(owner_module.module, owner),
+                    self.cls(owner_module.module, owner), receiver=(facts, cls),
                 )
             return Target("class", f"{module_name}.{head}", tuple(tail), facts, cls=cls)
         function = self._functions.get((module_name, head))
@@ -238,12 +239,29 @@ class ProjectIndex:
                 return Target("instance", produced, module=where.module, expr=call)
             if self.knowledge.is_type(func.canonical):
                 return Target("instance", func.canonical, module=where.module, expr=call)
+        if func.kind == "function" and not func.attrs and func.receiver is not None and self._returns_own_class(func):
+            # `Repository.from_session(s)` returning `cls(s)` / `-> Self`: an instance of the class it was called on
+            module, cls = func.receiver
+            return Target("instance", f"{module.module}.{cls.qualname}", module=module, cls=cls)
         if func.kind == "function" and not func.attrs and func.function is not None and func.module is not None:
             for returned in func.function.returns:
                 result = self._value(returned, Where(func.module, func.function), depth + 2)
                 if result.kind == "instance":
                     return result
         return Target("value", "", module=where.module, expr=call)
+
+    @staticmethod
+    def _returns_own_class(func: Target) -> bool:
+        function = func.function
+        if function is None:
+            return False
+        annotation = function.return_annotation
+        if isinstance(annotation, Name) and annotation.qname.rsplit(".", 1)[-1] == "Self":
+            return True
+        return any(
+            isinstance(value, Call) and isinstance(value.func, Name) and value.func.qname == "cls" and value.func.kind == "local"
+            for value in function.returns
+        )
 
     def _name(self, name: Name, where: Where, depth: int) -> Target:
         if name.kind == "local":
@@ -263,9 +281,10 @@ class ProjectIndex:
                             owner = method.class_qualname or cls.qualname
                             return Target(
                                 "function", f"{module.module}.{owner}.{attrs[0]}", attrs[1:], module, method,
-                                self.cls(module.module, owner),
+                                self.cls(module.module, owner), receiver=(where.module, cls),
                             )
-                        return Target("instance", qname, attrs, where.module, cls=cls)
+                        kind = "class" if head == "cls" and not attrs else "instance"
+                        return Target(kind, qname, attrs, where.module, cls=cls)
             return Target("value", name.qname, module=where.module, expr=name)
         if name.kind == "builtin":
             return Target("external", name.qname)
