@@ -482,3 +482,35 @@ def test_methods_of_fetched_rows_are_followed(project):
     )
     effects, _ = effects_of(root, "archive")
     assert summary(effects) == [("db-write", "Order.save", 1)]
+
+
+def test_foreign_key_rows_and_nested_meta_classes(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/models.py": MODELS + """
+
+class Delivery(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE)
+    receipt = models.OneToOneField("Receipt", on_delete=models.CASCADE)
+
+    class Meta(models.Model.Meta if hasattr(models.Model, "Meta") else object):
+        ordering = ["id"]
+""",
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Delivery
+
+                @shared_task
+                def deliver(delivery_id):
+                    delivery = Delivery.objects.get(pk=delivery_id)
+                    delivery.order.save()
+                    delivery.receipt.delete()
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "deliver")
+    assert summary(effects) == [("db-write", "Order.save", 0), ("db-write", "Receipt.delete", 0)]
+    meta = analysis.index.resolve("shop.models.Delivery.Meta")
+    assert meta.kind == "class" and meta.cls.qualname == "Delivery.Meta"
+    assert not analysis.typer.is_model(meta)

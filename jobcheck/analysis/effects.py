@@ -39,7 +39,6 @@ VType = Optional[Tuple[str, str]]
 WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|UPSERT)\b", re.IGNORECASE)
 INCREMENT_SQL = re.compile(r"\bSET\s+(\w+)\s*=\s*\1\s*[+-]", re.IGNORECASE)
 FunctionKey = Tuple[str, str]  # (module, qualname)
-MAX_STACK = 60  # call-graph depth at which following calls stops (Python's own stack is safe)
 
 
 def load_vocabulary(config: Any = None) -> Dict[str, Any]:
@@ -109,7 +108,7 @@ class Typer:
                 if param.name == head and param.annotation is not None:
                     return self._attrs(self.annotated(param.annotation, where), attrs)
         target = self.index.denote(name, where)
-        return self._target(target)
+        return self._target(target, depth)
 
     def annotated(self, annotation: Expr, where: Where) -> VType:
         """The type an annotation shows: `session: AsyncSession`, `Order | None`, `AsyncIterator[Session]`."""
@@ -133,19 +132,19 @@ class Typer:
             return self._external_type(target.canonical)
         return None
 
-    def _target(self, target: Target) -> VType:
+    def _target(self, target: Target, depth: int) -> VType:
         if target.kind == "class" and self.is_model(replace(target, attrs=())):
             return self._attrs(("model", target.qname), list(target.attrs))
         if target.kind == "instance":
             attrs = list(target.attrs)
             if attrs and target.cls is not None and target.module is not None:
-                bound = self._instance_attr(target.module, target.cls, attrs[0])
+                bound = self._instance_attr(target.module, target.cls, attrs[0], depth)
                 if bound is not None:
                     return self._attrs(bound, attrs[1:])
             return self._attrs(self._instance(target), attrs)
         return None
 
-    def _instance_attr(self, module: ModuleFacts, cls: Any, name: str) -> VType:
+    def _instance_attr(self, module: ModuleFacts, cls: Any, name: str, depth: int) -> VType:
         """`self.session` where a method did `self.session = session` (typed there)."""
         classes = [(module, cls)] + [
             (a.module, a.cls) for a in self.index.class_ancestors(cls, module) if a.kind == "class" and a.cls and a.module
@@ -154,7 +153,7 @@ class Typer:
             for attr, value, method in owner.instance_attrs:
                 if attr == name:
                     function = self.index.function(owner_module.module, method)
-                    return self.of(value, Where(owner_module, function), 6)
+                    return self.of(value, Where(owner_module, function), depth + 1)
         return None
 
     def _instance(self, target: Target) -> VType:
@@ -188,10 +187,29 @@ class Typer:
         if kind == "model" and attr in self.v["django"]["managers"]:
             return ("manager", detail)
         if kind == "row" and not attr.startswith("_") and attr not in ("pk", "id"):
+            target = self._foreign_key(detail, attr)
+            if target is not None:
+                return ("row", target)  # `order.customer`: the row a ForeignKey points to
             return ("related", detail)  # `order.lines`: a related manager, if anything
         if kind == "type":
             typed = self.v["attribute_types"].get(f"{detail}.{attr}")
             return self._external_type(typed) if typed else ("type", f"{detail}.{attr}")
+        return None
+
+    def _foreign_key(self, model: str, field: str) -> Optional[str]:
+        target = self.index.resolve(model)
+        if target.kind != "class" or target.cls is None or target.module is None:
+            return None
+        for name, value, _ in target.cls.attrs:
+            if name == field and isinstance(value, Call) and leaf_of(value.func) in ("ForeignKey", "OneToOneField"):
+                if not value.args:
+                    return None
+                pointed = value.args[0]
+                if isinstance(pointed, Const) and isinstance(pointed.value, str):
+                    pointed = Name(f"{target.module.module}.{pointed.value.rsplit('.', 1)[-1]}")
+                found = self.index.denote(pointed, Where(target.module))
+                if found.kind == "class" and not found.attrs and self.is_model(found):
+                    return found.qname
         return None
 
     def _call(self, call: Call, where: Where, depth: int) -> VType:
@@ -318,8 +336,9 @@ class EffectAnalysis:
         key = (module.module, function.qualname)
         if key in self._summaries:
             return self._summaries[key], True
-        if key in active or len(active) > MAX_STACK:
-            return [], False  # recursion: the effects on the cycle are counted once, above
+        if key in active or len(active) > self.max_depth:
+            # recursion (its effects are counted once, above), or deeper than chains are kept
+            return [], False
         active.append(key)
         complete = True
         where = Where(module, function)

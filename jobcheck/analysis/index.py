@@ -169,6 +169,9 @@ class ProjectIndex:
         head, tail = rest[0], rest[1:]
         # a class first, then its attribute chain (Class.method)
         cls = self._classes.get((module_name, head))
+        while cls is not None and tail and (module_name, f"{cls.qualname}.{tail[0]}") in self._classes:
+            cls = self._classes[(module_name, f"{cls.qualname}.{tail[0]}")]  # a nested class: `Outer.Meta`
+            head, tail = cls.qualname, tail[1:]
         if cls is not None:
             found = self.find_method(facts, cls, tail[0]) if tail else None
             if found is not None:
@@ -305,7 +308,7 @@ class ProjectIndex:
                 base = base.base
             target = self.denote(base, Where(module))
             result.append(target)
-            if target.kind == "class" and target.cls is not None and target.module is not None:
+            if target.kind == "class" and not target.attrs and target.cls is not None and target.module is not None:
                 result.extend(self.class_ancestors(target.cls, target.module, depth + 1))
         return result
 
