@@ -524,7 +524,10 @@ class EffectAnalysis:
         if kind == "related" and method in django["related_writes"]:
             return Effect("db-write", f"{model} related .{method}", "update", location)
         if kind == "session" and method in alchemy["session_writes"]:
-            return Effect("db-write", f"session.{method}", alchemy["session_writes"][method], location)
+            detail = alchemy["session_writes"][method]
+            if detail == "insert" and not self._constructed(call.args[0] if call.args else None, where):
+                detail = "save"  # adding a row the code loaded is an update, not an insert
+            return Effect("db-write", f"session.{method}", detail, location)
         if kind in ("session", "cursor") and method in ("execute", "executemany") and call.args:
             return self._statement(call.args[0], where, location)
         if kind == "redis":
@@ -570,6 +573,16 @@ class EffectAnalysis:
         if canonical in self.v["locks"]["calls"]:
             return Effect("lock", canonical, "lock", location)
         return None
+
+    def _constructed(self, value: Optional[Expr], where: Where) -> bool:
+        """Whether a value is a new object: `Model(...)`, or a local bound to one."""
+        if isinstance(value, Name) and value.kind == "local" and where.function is not None:
+            value = dict(where.function.locals).get(value.qname)
+        if isinstance(value, (Collection,)) and value.kind in ("list", "tuple"):
+            return any(self._constructed(item, where) for item in value.items)
+        if not isinstance(value, Call):
+            return False
+        return self.index.denote(value.func, where).kind == "class"
 
     @staticmethod
     def _verb(method: str, call: Call) -> str:
