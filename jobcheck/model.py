@@ -112,6 +112,25 @@ class Unknown:
 Expr = Any  # Const | Name | Attr | Call | Collection | Unknown
 
 
+def leaf(expr: Expr) -> Optional[str]:
+    """The last name of a callee: `send` for `task.send`, `Celery` for `celery.Celery`."""
+    if isinstance(expr, Name):
+        return expr.qname.rsplit(".", 1)[-1]
+    if isinstance(expr, Attr):
+        return expr.attr
+    return None
+
+
+def split_method(func: Expr) -> Optional[Tuple[Expr, str]]:
+    """`receiver.method` -> (receiver, "method"), for names and attributes of expressions."""
+    if isinstance(func, Name) and "." in func.qname:
+        head, _, method = func.qname.rpartition(".")
+        return Name(head, func.kind), method
+    if isinstance(func, Attr):
+        return func.base, func.attr
+    return None
+
+
 def dotted(expr: Expr) -> Optional[str]:
     """The qualified name an expression stands for, or None."""
     if isinstance(expr, Name):

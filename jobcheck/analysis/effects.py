@@ -30,6 +30,8 @@ from jobcheck.model import (
     ModuleFacts,
     Name,
     Subscript,
+    leaf,
+    split_method,
 )
 
 # a value's type as far as the code shows: (kind, detail)
@@ -52,21 +54,7 @@ def load_vocabulary(config: Any = None) -> Dict[str, Any]:
     return vocabulary
 
 
-def leaf_of(expr: Expr) -> Optional[str]:
-    if isinstance(expr, Name):
-        return expr.qname.rsplit(".", 1)[-1]
-    if isinstance(expr, Attr):
-        return expr.attr
-    return None
 
-
-def split_method(func: Expr) -> Optional[Tuple[Expr, str]]:
-    if isinstance(func, Name) and "." in func.qname:
-        head, _, method = func.qname.rpartition(".")
-        return Name(head, func.kind), method
-    if isinstance(func, Attr):
-        return func.base, func.attr
-    return None
 
 
 class Typer:
@@ -201,7 +189,7 @@ class Typer:
         if target.kind != "class" or target.cls is None or target.module is None:
             return None
         for name, value, _ in target.cls.attrs:
-            if name == field and isinstance(value, Call) and leaf_of(value.func) in ("ForeignKey", "OneToOneField"):
+            if name == field and isinstance(value, Call) and leaf(value.func) in ("ForeignKey", "OneToOneField"):
                 if not value.args:
                     return None
                 pointed = value.args[0]
@@ -400,7 +388,7 @@ class EffectAnalysis:
     def opens_transaction(self, manager: Expr) -> bool:
         """`transaction.atomic()`, an alias of it, `session.begin()`, or a project function wrapping one."""
         func = manager.func if isinstance(manager, Call) else manager
-        if leaf_of(func) in self.v["sqlalchemy"]["transactions"]:
+        if leaf(func) in self.v["sqlalchemy"]["transactions"]:
             return True
         if not isinstance(func, Name) or func.kind != "global":
             return False
@@ -453,7 +441,7 @@ class EffectAnalysis:
         leaves = set(self.v["guards"]["query_leaves"]) | set(self.v["redis"]["claims"])
         where = self._scope(frame.scope)
         for call in frame.exprs:
-            if leaf_of(call.func) in leaves:
+            if leaf(call.func) in leaves:
                 return True
             if where is not None:
                 canonical = self.index.denote(call.func, where).canonical
@@ -471,7 +459,7 @@ class EffectAnalysis:
 
     def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
         func = manager.func if isinstance(manager, Call) else manager
-        leaf = leaf_of(func)
+        leaf = leaf(func)
         if leaf in self.v["redis"]["locks"] or leaf in ("lock", "lock_task"):
             return True
         if isinstance(func, Name) and func.kind == "global":
@@ -485,7 +473,7 @@ class EffectAnalysis:
         if where is None or where.function is None:
             return False
         return any(
-            isinstance(fact.call.func, (Name, Attr)) and leaf_of(fact.call.func) == "select_for_update"
+            isinstance(fact.call.func, (Name, Attr)) and leaf(fact.call.func) == "select_for_update"
             for fact in self.calls_of(where.module, where.function)
         )
 
@@ -626,7 +614,7 @@ class EffectAnalysis:
         if not isinstance(value, BinOp) or value.op not in ("Add", "Subtract"):
             return False
         return any(
-            isinstance(side, Call) and leaf_of(side.func) == "F" for side in (value.left, value.right)
+            isinstance(side, Call) and leaf(side.func) == "F" for side in (value.left, value.right)
         )
 
     def _augmented_increments(self, module: ModuleFacts, function: FunctionFact, where: Where, outer) -> List[Effect]:

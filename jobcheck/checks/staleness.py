@@ -33,7 +33,7 @@ def bounded(ctx, task: Task) -> bool:
 def checks_deadline(effects) -> bool:
     """An early exit that compares with the clock (`if now() > deadline: return`)."""
     return any(
-        frame.kind == "guard" and any(leaf_of(call.func) in CLOCK_LEAVES for call in frame.exprs)
+        frame.kind == "guard" and any(leaf(call.func) in CLOCK_LEAVES for call in frame.exprs)
         for effect in effects
         for frame in effect.frames
     )

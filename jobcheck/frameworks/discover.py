@@ -12,7 +12,6 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from jobcheck.analysis.index import ProjectIndex, Target, Where
 from jobcheck.model import (
-    Attr,
     Call,
     CallFact,
     ClassFact,
@@ -26,6 +25,8 @@ from jobcheck.model import (
     Param,
     Span,
     Unknown,
+    leaf,
+    split_method,
 )
 
 UNKNOWN = Unknown("computed")
@@ -69,15 +70,6 @@ class TaskDef:
     decorator: Optional[DecoratorUse] = None
     enqueued_at: List[Location] = field(default_factory=list)
     decorator_span: Optional[Span] = None  # the decorator line (periodic tasks report there)
-
-
-def leaf(expr: Expr) -> Optional[str]:
-    """The last name of a callee: `send` for `task.send`, `Celery` for `celery.Celery`."""
-    if isinstance(expr, Name):
-        return expr.qname.rsplit(".", 1)[-1]
-    if isinstance(expr, Attr):
-        return expr.attr
-    return None
 
 
 def written(expr: Expr) -> str:
@@ -409,7 +401,7 @@ class Discovery:
             return True
         if name not in self.enqueue_leaves:
             return False
-        split = self._split(func)
+        split = split_method(func)
         receiver = leaf(split[0]) if split else None
         if isinstance(split[0] if split else None, Call):
             receiver = leaf(split[0].func)
@@ -421,17 +413,9 @@ class Discovery:
             return receiver == "Job"
         return True
 
-    def _split(self, func: Expr) -> Optional[Tuple[Expr, str]]:
-        if isinstance(func, Name) and "." in func.qname:
-            head, _, method = func.qname.rpartition(".")
-            return Name(head, func.kind), method
-        if isinstance(func, Attr):
-            return func.base, func.attr
-        return None
-
     def _task_of(self, expr: Expr, where: Where, by_qname: Dict[str, TaskDef]) -> Optional[TaskDef]:
         if isinstance(expr, Call):  # task.s(...), task.signature(...)
-            split = self._split(expr.func)
+            split = split_method(expr.func)
             if split is not None and split[1] in ("s", "si", "signature", "message"):
                 return self._task_of(split[0], where, by_qname)
             return None
@@ -460,7 +444,7 @@ class Discovery:
             task = by_qname.get(target.qname)
             if task is not None and task.framework == "huey":
                 return SiteDraft("huey", "call", call, where), task
-        split = self._split(call.func)
+        split = split_method(call.func)
         if split is None:
             return None
         receiver, method = split

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Dict
 
 from jobcheck.analysis.index import Where
-from jobcheck.frameworks.discover import Discovery, TaskDef, leaf
+from jobcheck.frameworks.discover import Discovery, TaskDef
+from jobcheck.model import leaf
 from jobcheck.model import Location, OptionValue
 
 # middleware class -> {its keyword: the actor option it sets the default of}
