@@ -459,8 +459,8 @@ class EffectAnalysis:
 
     def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
         func = manager.func if isinstance(manager, Call) else manager
-        leaf = leaf(func)
-        if leaf in self.v["redis"]["locks"] or leaf in ("lock", "lock_task"):
+        name = leaf(func)
+        if name in self.v["redis"]["locks"] or name in ("lock", "lock_task"):
             return True
         if isinstance(func, Name) and func.kind == "global":
             target = self.index.resolve(func.qname)

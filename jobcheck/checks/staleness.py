@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from jobcheck.analysis.effects import leaf_of
+from jobcheck.model import leaf
 from jobcheck.checks.common import short
 from jobcheck.model import Finding, Task
 
