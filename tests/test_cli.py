@@ -197,3 +197,18 @@ def test_entry_point_runs_from_a_subprocess(command, code, tmp_path):
     completed = run_cli(*command, str(FIXTURES / "huey"), cwd=REPO)
     assert completed.returncode == code, completed.stderr
     assert completed.stderr == ""
+
+
+def test_readme_configuration_example_is_valid():
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+
+    from jobcheck.config import from_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    table = tomllib.loads(example)["tool"]["jobcheck"]
+    config = from_table(table, REPO, None)
+    assert config.effect_functions == ("myproj.notify.push",)
+    assert config.rule_options("JC903") == {"max-sleep-seconds": 2}
