@@ -178,7 +178,7 @@ class Typer:
             target = self._foreign_key(detail, attr)
             if target is not None:
                 return ("row", target)  # `order.customer`: the row a ForeignKey points to
-            return ("related", detail)  # `order.lines`: a related manager, if anything
+            return ("related", f"{detail}#{attr}")  # `order.lines`: a related manager, if anything
         if kind == "type":
             typed = self.v["attribute_types"].get(f"{detail}.{attr}")
             return self._external_type(typed) if typed else ("type", f"{detail}.{attr}")
@@ -260,8 +260,8 @@ class Typer:
         if kind in ("manager", "queryset", "related"):
             if method in django["queryset_methods"]:
                 return ("queryset", detail)
-            if method in django["instance_methods"]:
-                return ("row", detail)
+            if method in django["instance_methods"] and "#" not in detail:
+                return ("row", detail)  # (the model behind a reverse relation is not known)
         if kind == "sessionmaker":
             return ("session", "")
         if method == "cursor":
@@ -502,15 +502,17 @@ class EffectAnalysis:
     def _on_receiver(self, receiver: Tuple[str, str], method: str, call: Call, where: Where, location: Location) -> Optional[Effect]:
         kind, detail = receiver
         django, alchemy, redis = self.v["django"], self.v["sqlalchemy"], self.v["redis"]
-        model = detail.rsplit(".", 1)[-1]
-        if kind in ("manager", "queryset") and method in django["writes"]:
+        owner, _, relation = detail.partition("#")
+        model = owner.rsplit(".", 1)[-1]
+        source = f"{model}.{relation}" if relation else f"{model}.objects"  # `Source.media_source`
+        if kind in ("manager", "queryset", "related") and method in django["writes"]:
             if method == "update" and any(self._is_increment(value) for _, value in call.kwargs):
-                return Effect("increment", f"{model}.objects.update", "F() + n", location)
-            return Effect("db-write", f"{model}.objects.{method}", django["writes"][method], location)
+                return Effect("increment", f"{source}.update", "F() + n", location)
+            return Effect("db-write", f"{source}.{method}", django["writes"][method], location)
         if kind == "row" and django["instance_writes"].get(method):
             return Effect("db-write", f"{model}.{method}", django["instance_writes"][method], location)
         if kind == "related" and method in django["related_writes"]:
-            return Effect("db-write", f"{model} related .{method}", "update", location)
+            return Effect("db-write", f"{source}.{method}", "update", location)
         if kind == "session" and method in alchemy["session_writes"]:
             detail = alchemy["session_writes"][method]
             if detail == "insert" and not self._constructed(call.args[0] if call.args else None, where):

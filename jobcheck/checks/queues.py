@@ -34,9 +34,12 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
             )
         else:
             advice = "Set `queue_name=` on the actor."
+        named = f"the default queue `{queue.value}`"
+        if queue.source == "default" and task.framework == "celery":
+            named = f"the default queue (`{queue.value}` unless `task_default_queue` says otherwise)"
         yield Finding(
             "JC401",
-            f"`{short(task)}` goes to the default queue `{queue.value}` because nothing routes it; "
+            f"`{short(task)}` goes to {named} because nothing routes it; "
             f"a backlog of any other job delays it. {advice}",
             task.location,
             task.qualname,
