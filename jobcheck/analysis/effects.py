@@ -439,9 +439,11 @@ class EffectAnalysis:
         """A guard test that reads stored state (a query, the cache, a field of a fetched row),
         not only the job's arguments."""
         leaves = set(self.v["guards"]["query_leaves"]) | set(self.v["redis"]["claims"])
+        prefixes = tuple(self.v["guards"]["query_prefixes"])
         where = self._scope(frame.scope)
         for call in frame.exprs:
-            if leaf(call.func) in leaves:
+            name = leaf(call.func) or ""
+            if name in leaves or name.startswith(prefixes):
                 return True
             if where is not None:
                 canonical = self.index.denote(call.func, where).canonical
@@ -449,12 +451,17 @@ class EffectAnalysis:
                     return True
         if where is None or where.function is None:
             return False
+        parameters = {p.name for p in where.function.params}
+        locals_ = dict(where.function.locals)
         for name in frame.names:
             head, _, field = name.partition(".")
-            if field:
-                vtype = self.typer.of(Name(head, "local"), where)
-                if vtype is not None and vtype[0] in ("row", "queryset"):
-                    return True  # a field of a fetched row: `if order.paid_at: return`
+            if not field or head in parameters:
+                continue
+            vtype = self.typer.of(Name(head, "local"), where)
+            if vtype is not None and vtype[0] in ("row", "queryset"):
+                return True  # a field of a fetched row: `if order.paid_at: return`
+            if isinstance(locals_.get(head), Call) and leaf(locals_[head].func) not in ("dict", "list", "set", "len"):
+                return True  # a field of what a lookup returned: `review = await repo.get(...)`
         return False
 
     def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
@@ -473,7 +480,8 @@ class EffectAnalysis:
         if where is None or where.function is None:
             return False
         return any(
-            isinstance(fact.call.func, (Name, Attr)) and leaf(fact.call.func) == "select_for_update"
+            leaf(fact.call.func) in ("select_for_update", "with_for_update")
+            or any(key in ("for_update", "with_for_update") and value == Const(True) for key, value in fact.call.kwargs)
             for fact in self.calls_of(where.module, where.function)
         )
 
@@ -602,12 +610,15 @@ class EffectAnalysis:
             if INCREMENT_SQL.search(statement.value):
                 return Effect("increment", "SQL", "SET c = c + n", location)
             return Effect("db-write", f"SQL {match.group(1).upper()}", match.group(1).lower(), location)
-        root = statement
+        root, methods = statement, []
         while isinstance(root, Call) and isinstance(root.func, Attr):  # insert(T).values(...)
+            methods.append(root.func.attr)
             root = root.func.base
         if isinstance(root, Call):
             canonical = self.index.denote(root.func, where).canonical
             kind = self.v["sqlalchemy"]["statement_writes"].get(canonical)
+            if kind == "insert" and any(m.startswith("on_conflict_do") for m in methods):
+                kind = "upsert"  # insert(...).on_conflict_do_nothing()/do_update()
             if kind:
                 return Effect("db-write", canonical, kind, location)
         return None

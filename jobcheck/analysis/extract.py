@@ -372,6 +372,8 @@ class _Walker:
                 except TypeError:
                     pass
             return Collection("dict", tuple(values), tuple(keys))
+        if isinstance(node, cst.Await):
+            return self.expr(node.expression, depth + 1)  # `row = await repo.get(...)` binds what the call gives
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
             inner = self.expr(node.expression, depth + 1)
             if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):

@@ -17,12 +17,15 @@ def retried_by(task: Task) -> Optional[str]:
     acks_late = task.option("acks_late")
     if task.framework == "celery" and acks_late is not None and acks_late.value is True:
         return f"acks_late from {acks_late.source}: a worker crash redelivers it"
-    if retries is None or isinstance(retries.value, Unknown):
+    if retries is None:
         return None
     value = retries.value
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
         count = "without limit" if value is None else f"up to {value} times"
         return f"{count}, from {retries.source}"
+    if not isinstance(value, (int, float, bool, str)):
+        # a count the code computes (`Retries(max_retries=settings.MAX)`): not 0 as written
+        return f"a configured number of times, from {retries.source}"
     return None
 
 
