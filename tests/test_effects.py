@@ -514,3 +514,66 @@ class Delivery(models.Model):
     meta = analysis.index.resolve("shop.models.Delivery.Meta")
     assert meta.kind == "class" and meta.cls.qualname == "Delivery.Meta"
     assert not analysis.typer.is_model(meta)
+
+
+def test_branches_and_compensation_do_not_pair_writes(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Order, Receipt
+
+                @shared_task(expires=60, queue="q")
+                def settle(order_id, full):
+                    if full:
+                        Receipt.objects.filter(order_id=order_id).delete()
+                    else:
+                        Order.objects.filter(pk=order_id).update(status="partial")
+
+                @shared_task(expires=60, queue="q")
+                def early(order_id, skip):
+                    if skip:
+                        Order.objects.filter(pk=order_id).update(status="skipped")
+                        return
+                    Receipt.objects.filter(order_id=order_id).delete()
+
+                @shared_task(expires=60, queue="q")
+                def compensate(order_id):
+                    try:
+                        Order.objects.filter(pk=order_id).update(status="sent")
+                    except Exception:
+                        Order.objects.filter(pk=order_id).update(status="failed")
+                        raise
+
+                @shared_task(expires=60, queue="q")
+                def both(order_id):
+                    Order.objects.filter(pk=order_id).update(status="a")
+                    Receipt.objects.filter(order_id=order_id).delete()
+            """,
+        }
+    )
+    findings = [f for f in run_on(root, {"JC501"}).findings]
+    assert [f.task.rsplit(".", 1)[-1] for f in findings] == ["both"]
+
+
+def test_text_appends_and_new_rows_are_not_increments(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Order
+
+                @shared_task
+                def note(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    order.status += " (noted)"
+                    fresh = Order(status="new")
+                    fresh.attempts += 1
+                    fresh.save()
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "note")
+    assert [e.kind for e in effects] == ["db-write"]

@@ -580,7 +580,8 @@ class EffectAnalysis:
             return any(self._constructed(item, where) for item in value.items)
         if not isinstance(value, Call):
             return False
-        return self.index.denote(value.func, where).kind == "class"
+        made = self.index.denote(value.func, where)
+        return made.kind == "class" and not made.attrs
 
     @staticmethod
     def _verb(method: str, call: Call) -> str:
@@ -633,10 +634,17 @@ class EffectAnalysis:
     def _augmented_increments(self, module: ModuleFacts, function: FunctionFact, where: Where, outer) -> List[Effect]:
         """`row.count += 1` on a model row: saved later, a repeated job counts twice."""
         found = []
-        for target, operator, _, span, frames in function.augmented:
+        locals_ = dict(function.locals)
+        for target, operator, value, span, frames in function.augmented:
             if "." not in target or operator not in ("AddAssign", "SubtractAssign", "Add", "Subtract"):
                 continue
+            if isinstance(value, Const) and isinstance(value.value, (str, bytes)):
+                continue  # appending text, not counting
             head, _, field = target.rpartition(".")
+            bound = locals_.get(head)
+            made = self.index.denote(bound.func, where) if isinstance(bound, Call) else None
+            if made is not None and made.kind == "class" and not made.attrs:
+                continue  # a new row being filled in, not a stored counter
             vtype = self.typer.of(Name(head, "local"), where)
             if vtype is not None and vtype[0] == "row":
                 model = vtype[1].rsplit(".", 1)[-1]

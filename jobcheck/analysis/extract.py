@@ -503,6 +503,15 @@ class _Walker:
         scope = f"{self.module_name}:{self.current_scope()}"
         return Frame("guard", calls, names, _text(self.module, statement.test, 80), self.span(statement.test), scope)
 
+    def _walk_if(self, node: cst.If) -> None:
+        """Each arm of an `if` is a branch: writes in different arms never both run."""
+        self.walk(node.test)
+        test = self.span(node.test)
+        self._framed(Frame("branch", text="then", span=test), [node.body])
+        if node.orelse is not None:
+            arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
+            self._framed(Frame("branch", text="else", span=test), [arm])
+
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:
             self.walk(item.item)
@@ -750,6 +759,7 @@ _HANDLERS = {
     cst.IndentedBlock: _Walker._walk_block,
     cst.Module: _Walker._walk_block,
     cst.With: _Walker._walk_with,
+    cst.If: _Walker._walk_if,
     cst.For: _Walker._walk_loop,
     cst.While: _Walker._walk_loop,
     cst.ListComp: _Walker._walk_comprehension,

@@ -34,7 +34,7 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
             )
         else:
             advice = "Set `queue_name=` on the actor."
-        named = f"the default queue `{queue.value}`"
+        named = f"the default queue `{queue.value}`" if isinstance(queue.value, str) else "the default queue"
         if queue.source == "default" and task.framework == "celery":
             named = f"the default queue (`{queue.value}` unless `task_default_queue` says otherwise)"
         yield Finding(

@@ -34,18 +34,29 @@ def _django_writes(effects: List[Effect]) -> List[Effect]:
     return [e for e in effects if e.kind == "db-write" and not e.api.startswith(("session.", "sqlalchemy", "SQL"))]
 
 
+def exclusive(a: Effect, b: Effect) -> bool:
+    """Whether two effects never run in one job: other arms of one `if`, or the first ends the job."""
+    arms_a = {frame.span: frame.text for frame in a.frames if frame.kind == "branch"}
+    for frame in b.frames:
+        if frame.kind == "branch" and arms_a.get(frame.span, frame.text) != frame.text:
+            return True
+        if frame.kind == "guard" and arms_a.get(frame.span) == "then":
+            return True  # `if x: write(); return` ... write()
+    return False
+
+
+def _compensating(effect: Effect) -> bool:
+    return any(frame.kind == "except" for frame in effect.frames)
+
+
 def _multi_write(ctx, task: Task, effects: List[Effect]) -> Iterator[Finding]:
-    writes = _django_writes(effects)
-    weight = sum(2 if in_loop(w) else 1 for w in writes)
-    if weight < 2:
+    writes = [w for w in _django_writes(effects) if not _compensating(w)]
+    pair = _unprotected_pair(ctx, writes)
+    if pair is None:
         return
-    covering = [set(_frame_keys(w, ctx)) for w in writes]
-    if set.intersection(*covering):
-        return  # every write inside one transaction
-    second = writes[1] if len(writes) > 1 else writes[0]
-    first = writes[0]
+    first, second = pair
     location, related = at_task_body(second, f"{second.api} is here")
-    what = f"`{first.api}` in a loop" if len(writes) == 1 else f"`{first.api}` and `{second.api}`"
+    what = f"`{first.api}` in a loop" if first is second else f"`{first.api}` and `{second.api}`"
     yield Finding(
         "JC501",
         f"`{short(task)}` makes several database writes ({what}) outside one transaction; a failure between "
@@ -54,6 +65,18 @@ def _multi_write(ctx, task: Task, effects: List[Effect]) -> Iterator[Finding]:
         task.qualname,
         (RelatedLocation(first.location, f"first write: {first.api}"), *related),
     )
+
+
+def _unprotected_pair(ctx, writes: List[Effect]):
+    """Two writes that can both run, not inside one transaction (a write in a loop pairs with itself)."""
+    keys = [set(_frame_keys(w, ctx)) for w in writes]
+    for j, later in enumerate(writes):
+        if in_loop(later) and not keys[j]:
+            return later, later
+        for i in range(j):
+            if not (keys[i] & keys[j]) and not exclusive(writes[i], later):
+                return writes[i], later
+    return None
 
 
 def _frame_keys(effect: Effect, ctx) -> List[tuple]:

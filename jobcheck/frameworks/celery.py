@@ -283,8 +283,9 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
     if app is not None and "task_annotations" in app.settings:
         explicit.update(_annotations(name, app.settings["task_annotations"]))
     retry_kwargs = explicit.get("retry_kwargs")
-    if retry_kwargs is not None and isinstance(retry_kwargs.value, dict) and "max_retries" in retry_kwargs.value:
-        explicit.setdefault("max_retries", OptionValue(retry_kwargs.value["max_retries"], retry_kwargs.source, retry_kwargs.location))
+    limit = _dict_value(discovery, retry_kwargs.value, "max_retries", where) if retry_kwargs is not None else None
+    if limit is not None:
+        explicit.setdefault("max_retries", OptionValue(limit, f"retry_kwargs ({retry_kwargs.source})", retry_kwargs.location))
     for raw, value in explicit.items():
         options[option_map.get(raw, raw)] = value
     options["name"] = OptionValue(name, "explicit name" if "name" in explicit else "module.qualname")
@@ -303,6 +304,17 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
         why = "autoretry_for" if "autoretry_for" in options else f"self.retry at {retry_call}"
         options["retries"] = OptionValue(options["max_retries"].value, f"{options['max_retries'].source}; retried by {why}", options["max_retries"].location)
     return options
+
+
+def _dict_value(discovery: Discovery, value: Any, key: str, where: Where) -> Any:
+    """`{"max_retries": MAX}[key]`, following module constants; None when absent."""
+    if isinstance(value, dict):
+        return value.get(key)
+    if isinstance(value, Collection) and value.kind == "dict":
+        for k, v in zip(value.keys, value.items):
+            if isinstance(k, Const) and k.value == key:
+                return discovery.constant(v, where)
+    return None
 
 
 def _annotations(name: str, annotations: OptionValue) -> Dict[str, OptionValue]:
