@@ -6,7 +6,7 @@ from typing import Iterator, Optional
 
 from jobcheck.checks import idempotency
 from jobcheck.checks.common import short
-from jobcheck.model import Finding, RelatedLocation, Task, Unknown
+from jobcheck.model import Finding, RelatedLocation, Task
 
 CODES = ("JC301",)
 
