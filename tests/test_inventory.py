@@ -32,7 +32,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                 for name in (
                     "charge_order", "charge_with_key", "create_payment_once", "mark_paid", "pay_through_helper",
                     "count_shipment", "ship", "ship_atomically", "notify_inside_transaction", "archive",
-                    "expire_offer",
+                    "expire_offer", "close_order",
                 )
             ),
             "modern.render",
