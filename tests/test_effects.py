@@ -577,3 +577,32 @@ def test_text_appends_and_new_rows_are_not_increments(project):
     )
     effects, _ = effects_of(root, "note")
     assert [e.kind for e in effects] == ["db-write"]
+
+
+def test_waits_on_results_and_sleeps(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import time
+                from celery import shared_task
+                from celery.result import AsyncResult
+
+                @shared_task
+                def child(x):
+                    return x
+
+                @shared_task
+                def parent(x):
+                    result = child.delay(x)
+                    value = result.get(timeout=10)
+                    AsyncResult("id").wait()
+                    time.sleep(5)
+                    return {"v": value}.get("v")
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "parent")
+    assert sorted((e.kind, e.api) for e in effects) == [
+        ("enqueue", "delay"), ("sleep", "time.sleep"), ("wait", "AsyncResult.get"), ("wait", "AsyncResult.wait"),
+    ]

@@ -41,6 +41,7 @@ VType = Optional[Tuple[str, str]]
 WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|UPSERT)\b", re.IGNORECASE)
 INCREMENT_SQL = re.compile(r"\bSET\s+(\w+)\s*=\s*\1\s*[+-]", re.IGNORECASE)
 FunctionKey = Tuple[str, str]  # (module, qualname)
+SENDS = ("delay", "apply_async")
 
 
 def load_vocabulary(config: Any = None) -> Dict[str, Any]:
@@ -238,6 +239,8 @@ class Typer:
                     return self._returned(found[1], found[0], depth)
         if target.kind == "function" and not target.attrs and target.module is not None:
             return self._returned(target.function, target.module, depth)
+        if target.kind in ("function", "class") and target.attrs and target.attrs[-1] in SENDS:
+            return ("type", "celery.AsyncResult")  # `task.delay(...)` gives a result handle
         return None
 
     def _returned(self, function: Optional[FunctionFact], module: ModuleFacts, depth: int) -> VType:
@@ -544,6 +547,9 @@ class EffectAnalysis:
             if verb in http["effect_verbs"]:
                 return Effect("external", f"{type_name.rsplit('.', 1)[-1]}.{method}", f"http {verb.upper()}", location, keyed=self._keyed(call))
             return None
+        waits = self.v["waits"]
+        if type_name in waits["types"] and method in waits["methods"]:
+            return Effect("wait", f"AsyncResult.{method}", "result", location)
         canonical = f"{type_name}.{method}"
         kind = self.v["external"].get(canonical)
         if kind:
