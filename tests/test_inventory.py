@@ -457,3 +457,38 @@ def test_task_defined_after_use_and_nested_scopes(project):
     )
     # `app` inside setup() is a parameter: unknown, so nothing is claimed
     assert tasks_of(root) == []
+
+
+def test_beat_schedule_entries_are_enqueue_sites(project):
+    root = project(
+        {
+            "b/__init__.py": "",
+            "b/app.py": """
+                from celery import Celery
+
+                app = Celery("b")
+                app.conf.beat_schedule = {
+                    "nightly": {"task": "b.jobs.nightly", "schedule": 3600.0, "options": {"expires": 600}},
+                    "hourly": {"task": "b.jobs.hourly", "schedule": 60.0},
+                }
+            """,
+            "b/jobs.py": """
+                import requests
+                from b.app import app
+
+                @app.task(queue="q")
+                def nightly():
+                    requests.post("https://x.example", headers={"Idempotency-Key": "n"})
+
+                @app.task(queue="q")
+                def hourly():
+                    requests.post("https://x.example", headers={"Idempotency-Key": "h"})
+            """,
+        }
+    )
+    result = run_on(root, {"JC801"})
+    beats = {s.task: dict(s.options) for s in result.project.enqueue_sites if s.api == "beat"}
+    assert beats == {"b.jobs.nightly": {"expires": 600}, "b.jobs.hourly": {}}
+    [finding] = result.findings
+    assert finding.task == "b.jobs.hourly"
+    assert finding.location.path == "b/app.py"  # at the schedule, not the def

@@ -46,6 +46,10 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     first = effects[0]
     periodic = task.option("periodic")
     location = periodic.location if periodic is not None and periodic.location else task.location
+    beats = [s for s in ctx.project.enqueue_sites if s.task == task.qualname and s.api == "beat"]
+    unbounded_beats = [s for s in beats if dict(s.options).get("expires") is None]
+    if unbounded_beats:
+        location = unbounded_beats[0].location  # periodic: reported at the schedule entry (reading 7)
     yield Finding(
         "JC801",
         f"`{short(task)}` has effects (`{first.api}`) but nothing bounds how late it may run; a job that waits "

@@ -165,6 +165,37 @@ def django_settings_module(discovery: Discovery) -> Optional[str]:
     return None
 
 
+# ----------------------------------------------------------------------- beat
+
+
+def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> List[Any]:
+    """`beat_schedule` entries and `sender.add_periodic_task(...)` calls: they enqueue a task by name
+    (RULES reading 14), with their `options` (queue, expires, priority)."""
+    from jobcheck.model import EnqueueSite
+
+    by_name = {t.name: t.qualname for t in tasks if t.framework == "celery"}
+    sites = []
+    for app in apps:
+        schedule = app.settings.get("beat_schedule")
+        if schedule is None or not isinstance(schedule.value, dict):
+            continue
+        for entry in schedule.value.values():
+            if not isinstance(entry, dict) or not isinstance(entry.get("task"), str):
+                continue
+            options = entry.get("options") if isinstance(entry.get("options"), dict) else {}
+            sites.append(
+                EnqueueSite(
+                    framework="celery",
+                    api="beat",
+                    task=by_name.get(entry["task"]),
+                    location=schedule.location or app.location,
+                    scope="",
+                    options=tuple(sorted(options.items())),
+                )
+            )
+    return sites
+
+
 # ----------------------------------------------------------------------- routes
 
 
