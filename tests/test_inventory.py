@@ -492,3 +492,32 @@ def test_beat_schedule_entries_are_enqueue_sites(project):
     [finding] = result.findings
     assert finding.task == "b.jobs.hourly"
     assert finding.location.path == "b/app.py"  # at the schedule, not the def
+
+
+def test_rq_default_queues_for_jc401(project):
+    root = project(
+        {
+            "r/__init__.py": "",
+            "r/jobs.py": """
+                import django_rq
+                from django_rq import job
+
+                @job
+                def bare():
+                    pass
+
+                @job("high")
+                def named():
+                    pass
+
+                def loose():
+                    pass
+
+                def send():
+                    django_rq.enqueue(loose)
+                    django_rq.get_queue("low").enqueue(named)
+            """,
+        }
+    )
+    found = sorted(f.task.rsplit(".", 1)[-1] for f in run_on(root, {"JC401"}).findings)
+    assert found == ["bare", "loose"]

@@ -21,7 +21,9 @@ def _queue_unchosen(ctx, task: Task) -> bool:
         return not (sites and all(dict(s.options).get("queue") for s in sites))
     if task.framework == "dramatiq":
         return queue.source == "default"
-    return False  # RQ queues are chosen at each enqueue; Huey has one queue per instance
+    if task.framework == "rq":  # a bare django-rq @job, or only ever sent to an unnamed queue
+        return queue.source == "default" or queue.source.startswith("unnamed queue")
+    return False  # Huey has one queue per instance
 
 
 def check_task(ctx, task: Task) -> Iterator[Finding]:
@@ -32,8 +34,10 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
                 f"Route it with a `task_routes` entry for `{task.name}` "
                 "(the `queue=` task option is deprecated in recent Celery)."
             )
-        else:
+        elif task.framework == "dramatiq":
             advice = "Set `queue_name=` on the actor."
+        else:
+            advice = "Enqueue it on a named queue (`Queue(\"name\")`, `get_queue(\"name\")`, `@job(\"name\")`)."
         named = f"the default queue `{queue.value}`" if isinstance(queue.value, str) else "the default queue"
         if queue.source == "default" and task.framework == "celery":
             named = f"the default queue (`{queue.value}` unless `task_default_queue` says otherwise)"

@@ -19,15 +19,29 @@ def queue_call(discovery: Discovery, target: Optional[Target]) -> Optional[Call]
     return call
 
 
+UNNAMED = "default"
+
+
 def queue_name(discovery: Discovery, target: Optional[Target], where: Where) -> object:
     """The name of an RQ queue value: Queue("high"), get_queue("low"), or the default."""
+    if target is not None and target.canonical in discovery.knowledge.names("rq", "module_enqueue"):
+        return UNNAMED  # django_rq.enqueue(f): the default queue
     call = queue_call(discovery, target)
     if call is None:
         return UNKNOWN
     value = call.kwarg("name") or (call.args[0] if call.args else None)
     if value is None:
-        return "default"
+        return UNNAMED
     return discovery.constant(value, where)
+
+
+def unnamed(discovery: Discovery, site: SiteDraft) -> bool:
+    """An enqueue on `Queue()` / `get_queue()` with no name, or `django_rq.enqueue`."""
+    target = site.queue_target
+    if target is not None and target.canonical in discovery.knowledge.names("rq", "module_enqueue"):
+        return True
+    call = queue_call(discovery, target)
+    return call is not None and call.kwarg("name") is None and not call.args
 
 
 def _site_timeout(discovery: Discovery, site: SiteDraft) -> Optional[OptionValue]:
@@ -73,10 +87,11 @@ def effective_options(discovery: Discovery, task: TaskDef, sites: List[SiteDraft
         names = sorted({_text(queue_name(discovery, s.queue_target, s.queue_where or s.where)) for s in sites})
         first = sites[0]
         value = names[0] if len(names) == 1 else ", ".join(names)
+        source = "enqueue site" if len(sites) == 1 else f"{len(sites)} enqueue sites"
+        if all(unnamed(discovery, site) for site in sites):
+            source = f"unnamed queue at {source}"
         options["queue"] = OptionValue(
-            UNKNOWN if value == "<computed>" else value,
-            "enqueue site" if len(sites) == 1 else f"{len(sites)} enqueue sites",
-            Location(first.where.module.path, first.call.span),
+            UNKNOWN if value == "<computed>" else value, source, Location(first.where.module.path, first.call.span)
         )
         timeouts = {_site_timeout(discovery, site) for site in sites}
         if len(timeouts) == 1 and None not in timeouts:
