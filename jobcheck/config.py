@@ -34,6 +34,7 @@ class Config:
     fail_on: str = "warning"
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     task_decorators: Tuple[Tuple[str, str], ...] = ()  # qualified name -> framework
+    enqueue_functions: Tuple[Tuple[str, str], ...] = ()  # qualified name -> framework
     effect_functions: Tuple[str, ...] = ()
     guard_functions: Tuple[str, ...] = ()
     transaction_functions: Tuple[str, ...] = ()
@@ -49,7 +50,10 @@ class Config:
 
     def fact_key(self) -> str:
         """The settings that change per-file facts (part of the cache key)."""
-        return repr((self.task_decorators, self.effect_functions, self.guard_functions, self.transaction_functions))
+        return repr(
+            (self.task_decorators, self.enqueue_functions, self.effect_functions, self.guard_functions,
+             self.transaction_functions)
+        )
 
 
 def _strings(key: str, value: Any) -> Tuple[str, ...]:
@@ -109,6 +113,7 @@ _KEYS: Dict[str, Tuple[str, Callable[[str, Any], Any]]] = {
     "fail-on": ("fail_on", _level),
     "per-file-ignores": ("per_file_ignores", _per_file_ignores),
     "task-decorators": ("task_decorators", _task_decorators),
+    "enqueue-functions": ("enqueue_functions", _task_decorators),
     "effect-functions": ("effect_functions", _strings),
     "guard-functions": ("guard_functions", _strings),
     "transaction-functions": ("transaction_functions", _strings),

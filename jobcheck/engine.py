@@ -200,7 +200,7 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     discovery = file_discovery.discover(paths, config)
     result = RunResult()
     result.notifications.extend(Notification(path, problem) for path, problem in discovery.errors)
-    knowledge = load_knowledge(config.task_decorators)
+    knowledge = load_knowledge(config.task_decorators, config.enqueue_functions)
     sources = SourceSet(discovery.files, config.root, jobs)
     try:
         selected = sources.select(knowledge, config)

@@ -29,8 +29,15 @@ def load_yaml(path: Path) -> Any:
 
 
 class Knowledge:
-    def __init__(self, data: Mapping[str, Any], task_decorators: Tuple[Tuple[str, str], ...] = ()) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        task_decorators: Tuple[Tuple[str, str], ...] = (),
+        enqueue_functions: Tuple[Tuple[str, str], ...] = (),
+    ) -> None:
         self.data = data
+        # the project's own "send this job" functions: the first argument is the job (or its name)
+        self.enqueue_functions: Dict[str, str] = dict(enqueue_functions)
         self.aliases: Dict[str, str] = dict(data.get("aliases", {}))
         self.frameworks: Dict[str, Dict[str, Any]] = data["frameworks"]
         self.defaults: Dict[str, Dict[str, Any]] = data["defaults"]
@@ -94,5 +101,7 @@ class Knowledge:
 
 
 @functools.lru_cache(maxsize=8)
-def load_knowledge(task_decorators: Tuple[Tuple[str, str], ...] = ()) -> Knowledge:
-    return Knowledge(load_yaml(data_dir() / "knowledge" / "frameworks.yaml"), task_decorators)
+def load_knowledge(
+    task_decorators: Tuple[Tuple[str, str], ...] = (), enqueue_functions: Tuple[Tuple[str, str], ...] = ()
+) -> Knowledge:
+    return Knowledge(load_yaml(data_dir() / "knowledge" / "frameworks.yaml"), task_decorators, enqueue_functions)

@@ -521,3 +521,31 @@ def test_rq_default_queues_for_jc401(project):
     )
     found = sorted(f.task.rsplit(".", 1)[-1] for f in run_on(root, {"JC401"}).findings)
     assert found == ["bare", "loose"]
+
+
+def test_declared_enqueue_functions_by_name_and_reference(project):
+    root = project(
+        {
+            "pyproject.toml": '[tool.jobcheck.enqueue-functions]\n"p.worker.enqueue_job" = "dramatiq"\n',
+            "p/__init__.py": "",
+            "p/worker.py": "def enqueue_job(actor, *args, **kwargs):\n    pass\n",
+            "p/jobs.py": """
+                import dramatiq
+                from p.worker import enqueue_job
+
+                @dramatiq.actor(actor_name="order.created", queue_name="orders")
+                def order_created(order_id):
+                    pass
+
+                @dramatiq.actor(queue_name="orders")
+                def order_paid(order_id):
+                    pass
+
+                def on_checkout(order_id):
+                    enqueue_job("order.created", order_id)
+                    enqueue_job(order_paid, order_id)
+            """,
+        }
+    )
+    sites = {(s.api, s.task) for s in run_on(root, {"JC001"}).project.enqueue_sites}
+    assert sites == {("enqueue_job", "p.jobs.order_created"), ("enqueue_job", "p.jobs.order_paid")}

@@ -98,6 +98,7 @@ class Discovery:
         } - {"enqueue", "enqueue_call", "enqueue_in", "enqueue_at", "enqueue_many"}
         self._task_names: set = set()
         self._huey_task_names: set = set()
+        self._declared_leaves = {name.rsplit(".", 1)[-1] for name in self.knowledge.enqueue_functions}
         self.enqueue_wrappers: Dict[Tuple[str, str], EnqueueWrapper] = {}
         # only the APIs of frameworks the project imports (`broker.enqueue` is not RQ's)
         present = index.frameworks_present()
@@ -391,6 +392,34 @@ class Discovery:
         draft = SiteDraft("rq", target.function.name, call, where, queue_target=wrapper.queue, queue_where=wrapper.where)
         return draft, self._rq_task(func, where, by_qname, tasks, call)
 
+    def _declared_enqueue(self, call: Call, where: Where, tasks: List[TaskDef]):
+        """A call to a function the user declared in `enqueue-functions`: the first argument is the job."""
+        declared = self.knowledge.enqueue_functions
+        if not declared or leaf(call.func) not in self._declared_leaves:
+            return None
+        target = self.index.denote(call.func, where)
+        framework = declared.get(target.canonical)
+        if framework is None:
+            return None
+        job = call.args[0] if call.args else None
+        name = self.constant(job, where) if job is not None else None
+        task = self._task_named(name, tasks) if isinstance(name, str) else None
+        if task is None and job is not None and not isinstance(name, str):
+            found = self.index.denote(job, where)
+            task = next((t for t in tasks if f"{t.module.module}.{t.qualname}" == found.qname), None)
+        return SiteDraft(framework, leaf(call.func) or "enqueue", call, where, task_name=name), task
+
+    @staticmethod
+    def _task_named(name: str, tasks: List[TaskDef]) -> Optional[TaskDef]:
+        for task in tasks:
+            options = dict(task.decorator.options) if task.decorator else {}
+            explicit = options.get("name") or options.get("actor_name")
+            if (explicit is not None and explicit.value == name) or name in (
+                task.qualname, f"{task.module.module}.{task.qualname}"
+            ):
+                return task
+        return None
+
     def _enqueue_wrapper_names(self) -> set:
         return {qualname.rsplit(".", 1)[-1] for _, qualname in self.enqueue_wrappers}
 
@@ -432,6 +461,9 @@ class Discovery:
             if self.index.denote(call.func, where).canonical == "functools.partial":
                 deferred = Call(call.args[0], call.args[1:], call.kwargs, call.star_args, call.star_kwargs, call.span)
                 return self._site(deferred, where, by_qname, tasks)
+        declared = self._declared_enqueue(call, where, tasks)
+        if declared is not None:
+            return declared
         if not self._may_enqueue(call.func):
             return None
         if leaf(call.func) in self._enqueue_wrapper_names():
