@@ -606,3 +606,43 @@ def test_waits_on_results_and_sleeps(project):
     assert sorted((e.kind, e.api) for e in effects) == [
         ("enqueue", "delay"), ("sleep", "time.sleep"), ("wait", "AsyncResult.get"), ("wait", "AsyncResult.wait"),
     ]
+
+
+def test_preconditions_are_not_dedupe_checks(project):
+    from jobcheck.analysis.effects import guards_of
+
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+                from urllib.parse import urlparse
+                from shop.models import Order, Receipt
+
+                @shared_task
+                def notify(order_id, payload):
+                    order = Order.objects.get(pk=order_id)
+                    if order.kind == "internal":
+                        return  # a precondition on the row's kind: not a record of this job
+                    if not payload.get("url"):
+                        return  # the job's own argument
+                    if urlparse(payload["url"]).scheme != "https":
+                        return
+                    requests.post(payload["url"])
+
+                @shared_task
+                def once(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    if order.notified_at:
+                        return
+                    requests.post("https://x.example")
+                    Receipt(order=order).save()
+            """,
+        }
+    )
+    notify, analysis = effects_of(root, "notify")
+    assert guards_of(notify[0], analysis) == []
+    once, analysis = effects_of(root, "once")
+    assert [kind for kind, _ in guards_of(once[0], analysis)] == ["dedupe check"]
+    assert [e.detail for e in once if e.api == "Receipt.save"] == ["insert"]

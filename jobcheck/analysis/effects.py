@@ -444,21 +444,29 @@ class EffectAnalysis:
         leaves = set(self.v["guards"]["query_leaves"]) | set(self.v["redis"]["claims"])
         prefixes = tuple(self.v["guards"]["query_prefixes"])
         where = self._scope(frame.scope)
+        parameters = {p.name for p in where.function.params} if where is not None and where.function else set()
         for call in frame.exprs:
             name = leaf(call.func) or ""
-            if name in leaves or name.startswith(prefixes):
-                return True
+            split = split_method(call.func)
+            on_argument = (
+                split is not None
+                and isinstance(split[0], Name)
+                and split[0].kind == "local"
+                and split[0].qname.split(".")[0] in parameters
+            )
+            if (name in leaves or name.startswith(prefixes)) and not on_argument:
+                return True  # a query or lookup (not `payload.get(...)` on the job's own argument)
             if where is not None:
                 canonical = self.index.denote(call.func, where).canonical
                 if canonical in self.v["guards"]["cache"] or canonical in self.v["guards"].get("functions", ()):
                     return True
         if where is None or where.function is None:
             return False
-        parameters = {p.name for p in where.function.params}
         locals_ = dict(where.function.locals)
+        state = tuple(self.v["guards"]["state_fields"])
         for name in frame.names:
             head, _, field = name.partition(".")
-            if not field or head in parameters:
+            if not field or head in parameters or not any(word in field.lower() for word in state):
                 continue
             vtype = self.typer.of(Name(head, "local"), where)
             if vtype is not None and vtype[0] in ("row", "queryset"):
@@ -499,7 +507,7 @@ class EffectAnalysis:
         if split is not None:
             receiver = self.typer.of(split[0], where)
             if receiver is not None:
-                found = self._on_receiver(receiver, split[1], call, where, location)
+                found = self._on_receiver(receiver, split[1], call, where, location, split[0])
                 if found is not None:
                     return found
         target = self.index.denote(call.func, where)
@@ -510,7 +518,9 @@ class EffectAnalysis:
             return None  # a project function: followed by the summary, not matched by name
         return self._by_name(target.canonical, call, location)
 
-    def _on_receiver(self, receiver: Tuple[str, str], method: str, call: Call, where: Where, location: Location) -> Optional[Effect]:
+    def _on_receiver(
+        self, receiver: Tuple[str, str], method: str, call: Call, where: Where, location: Location, receiver_expr: Expr
+    ) -> Optional[Effect]:
         kind, detail = receiver
         django, alchemy, redis = self.v["django"], self.v["sqlalchemy"], self.v["redis"]
         owner, _, relation = detail.partition("#")
@@ -521,7 +531,10 @@ class EffectAnalysis:
                 return Effect("increment", f"{source}.update", "F() + n", location)
             return Effect("db-write", f"{source}.{method}", django["writes"][method], location)
         if kind == "row" and django["instance_writes"].get(method):
-            return Effect("db-write", f"{model}.{method}", django["instance_writes"][method], location)
+            detail = django["instance_writes"][method]
+            if method == "save" and self._constructed(receiver_expr, where):
+                detail = "insert"  # `Model(...).save()` creates the record
+            return Effect("db-write", f"{model}.{method}", detail, location)
         if kind == "related" and method in django["related_writes"]:
             return Effect("db-write", f"{source}.{method}", "update", location)
         if kind == "session" and method in alchemy["session_writes"]:
