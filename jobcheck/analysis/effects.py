@@ -540,7 +540,9 @@ class EffectAnalysis:
         if kind == "session" and method in alchemy["session_writes"]:
             detail = alchemy["session_writes"][method]
             if detail == "insert" and not self._constructed(call.args[0] if call.args else None, where):
-                detail = "save"  # adding a row the code loaded is an update, not an insert
+                # a loaded row (an update) or a parameter (built by the caller, or loaded): not a
+                # plain insert JC101 can vouch for; still a write for JC501/JC801
+                detail = "save" if self._loaded(call.args[0] if call.args else None, where) else "add"
             return Effect("db-write", f"session.{method}", detail, location)
         if kind in ("session", "cursor") and method in ("execute", "executemany") and call.args:
             return self._statement(call.args[0], where, location)
@@ -590,6 +592,14 @@ class EffectAnalysis:
         if canonical in self.v["locks"]["calls"]:
             return Effect("lock", canonical, "lock", location)
         return None
+
+    def _loaded(self, value: Optional[Expr], where: Where) -> bool:
+        """Whether a value is a row the code fetched (a local bound to a lookup, not a constructor).
+        A parameter is neither: `Repository.create(self, object)` adds what its caller built."""
+        if not (isinstance(value, Name) and value.kind == "local" and where.function is not None):
+            return False
+        bound = dict(where.function.locals).get(value.qname.split(".")[0])
+        return isinstance(bound, Call) and not self._constructed(bound, where)
 
     def _constructed(self, value: Optional[Expr], where: Where) -> bool:
         """Whether a value is a new object: `Model(...)`, or a local bound to one."""
