@@ -646,3 +646,41 @@ def test_preconditions_are_not_dedupe_checks(project):
     once, analysis = effects_of(root, "once")
     assert [kind for kind, _ in guards_of(once[0], analysis)] == ["dedupe check"]
     assert [e.detail for e in once if e.api == "Receipt.save"] == ["insert"]
+
+
+def test_context_manager_that_checks_state_guards_its_body(project):
+    from jobcheck.analysis.effects import guards_of
+
+    root = project(
+        {
+            **SERVICES,
+            "shop/events.py": """
+                from contextlib import asynccontextmanager
+                from shop.models import Order
+
+                class Events:
+                    @asynccontextmanager
+                    async def handle(self, order_id):
+                        order = Order.objects.get(pk=order_id)
+                        if order.status == "handled":
+                            raise RuntimeError("already handled")
+                        yield order
+                        Order.objects.filter(pk=order_id).update(status="handled")
+
+                events = Events()
+            """,
+            "shop/tasks.py": """
+                import requests
+                import dramatiq
+                from shop.events import events
+
+                @dramatiq.actor
+                async def on_refund(order_id):
+                    async with events.handle(order_id):
+                        requests.post("https://x.example")
+            """,
+        }
+    )
+    effects, analysis = effects_of(root, "on_refund")
+    post = [e for e in effects if e.api == "requests.post"][0]
+    assert ("dedupe check", "in the context manager") in guards_of(post, analysis)

@@ -475,6 +475,27 @@ class EffectAnalysis:
                 return True  # a field of what a lookup returned: `review = await repo.get(...)`
         return False
 
+    def manager_checks_state(self, manager: Expr) -> bool:
+        """A project context manager that exits early on stored state before it yields
+        (`async with events.handle(event_id):` raising when the event was handled)."""
+        func = manager.func if isinstance(manager, Call) else manager
+        if not isinstance(func, Name) or func.kind != "global":
+            return False
+        target = self.index.resolve(func.qname)
+        found = None
+        if target.kind == "function" and target.function is not None and target.module is not None and not target.attrs:
+            found = (target.module, target.function)
+        elif target.kind == "instance" and target.cls is not None and target.module is not None and len(target.attrs) == 1:
+            found = self.index.find_method(target.module, target.cls, target.attrs[0])
+        if found is None:
+            return False
+        module, function = found
+        return any(
+            frame.kind == "guard" and self.reads_stored_state(frame)
+            for fact in self.calls_of(module, function)
+            for frame in fact.context
+        )
+
     def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
         func = manager.func if isinstance(manager, Call) else manager
         name = leaf(func)
@@ -717,6 +738,8 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
             found.append(("dedupe check", f"if {frame.text}: exit"))
         elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):
             found.append(("lock", "with lock"))
+        elif frame.kind == "with" and any(analysis.manager_checks_state(manager) for manager in frame.exprs):
+            found.append(("dedupe check", "in the context manager"))
     if analysis.locks_rows(effect.scope):
         found.append(("row lock", "select_for_update()"))
     return found
