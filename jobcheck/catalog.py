@@ -28,11 +28,6 @@ class Rule:
     options: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     docs: Dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
-    @property
-    def help_uri(self) -> str:
-        return f"https://github.com/jobcheck/jobcheck/blob/main/rules/{self.code}.yaml"
-
-
 DOC_SECTIONS = (
     ("what_it_does", "What it does"),
     ("why_is_this_bad", "Why is this bad?"),

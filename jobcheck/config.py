@@ -48,13 +48,6 @@ class Config:
                 return dict(options)
         return {}
 
-    def fact_key(self) -> str:
-        """The settings that change per-file facts (part of the cache key)."""
-        return repr(
-            (self.task_decorators, self.enqueue_functions, self.effect_functions, self.guard_functions,
-             self.transaction_functions)
-        )
-
 
 def _strings(key: str, value: Any) -> Tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -131,13 +131,6 @@ def split_method(func: Expr) -> Optional[Tuple[Expr, str]]:
     return None
 
 
-def dotted(expr: Expr) -> Optional[str]:
-    """The qualified name an expression stands for, or None."""
-    if isinstance(expr, Name):
-        return expr.qname
-    return None
-
-
 # ----------------------------------------------------------------- per-module facts
 
 

@@ -48,10 +48,6 @@ class _Pending:
         self.node = node
 
 
-def parse_source(source: str) -> cst.Module:
-    return cst.parse_module(source)
-
-
 def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -> ModuleFacts:
     walker = _Walker(module_name, is_package, module)
     walker.collect_module_names(module)
