@@ -28,6 +28,7 @@ class Rule:
     options: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     docs: Dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
+
 DOC_SECTIONS = (
     ("what_it_does", "What it does"),
     ("why_is_this_bad", "Why is this bad?"),
