@@ -47,7 +47,9 @@ def _catalog() -> Catalog:
         raise UsageProblem(f"rule catalog: {error}") from None
 
 
-def _selection(catalog: Catalog, config: Config, select: Iterable[str], ignore: Iterable[str], extend: Iterable[str]) -> set:
+def _selection(
+    catalog: Catalog, config: Config, select: Iterable[str], ignore: Iterable[str], extend: Iterable[str]
+) -> set:
     try:
         return catalog.select(
             _codes(list(select)) or config.select,
@@ -80,17 +82,38 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to this file.")
-@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated), replacing the defaults.")
+@click.option(
+    "--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated), replacing the defaults."
+)
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "note", "never"]), default=None,
-              help="Lowest level that makes the run fail (default: warning, or fail-on in config).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "note", "never"]),
+    default=None,
+    help="Lowest level that makes the run fail (default: warning, or fail-on in config).",
+)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
 @click.option("--show-chain", is_flag=True, help="Show the call chain of findings reached through helpers.")
 @click.option("--statistics", is_flag=True, help="Count findings per rule.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count).")
-def check(paths, output_format, output, select, ignore, extend_select, fail_on, exit_zero, config_path, show_chain, statistics, jobs) -> None:
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count)."
+)
+def check(
+    paths,
+    output_format,
+    output,
+    select,
+    ignore,
+    extend_select,
+    fail_on,
+    exit_zero,
+    config_path,
+    show_chain,
+    statistics,
+    jobs,
+) -> None:
     """Check PATHS (default: the current directory) and report findings."""
     from jobcheck import engine
     from jobcheck.report import json as json_report
@@ -126,8 +149,12 @@ def exit_code(result, catalog: Catalog, fail_on: str, exit_zero: bool) -> int:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count).")
-@click.option("--effects", is_flag=True, help="Also list each task's effects, the call chain to them, and their guards.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count)."
+)
+@click.option(
+    "--effects", is_flag=True, help="Also list each task's effects, the call chain to them, and their guards."
+)
 def tasks(paths, output_format, config_path, jobs, effects) -> None:
     """List every task in PATHS with its effective options and where each comes from."""
     from jobcheck import engine
@@ -146,7 +173,9 @@ def tasks(paths, output_format, config_path, jobs, effects) -> None:
             try:
                 summaries[task.qualname] = analysis.task_effects(task)
             except Exception as error:  # one task's analysis must not stop the listing
-                result.notifications.append(engine.Notification(task.location.path, engine.internal_error_message(error), "internal"))
+                result.notifications.append(
+                    engine.Notification(task.location.path, engine.internal_error_message(error), "internal")
+                )
     if output_format == "json":
         click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis), nl=False)
     else:

@@ -81,7 +81,7 @@ def _per_file_ignores(key: str, value: Any) -> Tuple[Tuple[str, Tuple[str, ...]]
 
 def _task_decorators(key: str, value: Any) -> Tuple[Tuple[str, str], ...]:
     if not isinstance(value, dict):
-        raise ConfigError(f"`{key}` must be a table of qualified.name = \"framework\", got {_describe(value)}")
+        raise ConfigError(f'`{key}` must be a table of qualified.name = "framework", got {_describe(value)}')
     for name, framework in value.items():
         if framework not in FRAMEWORKS:
             raise ConfigError(f"`{key}.{name}` must be one of {', '.join(FRAMEWORKS)}; got {_describe(framework)}")

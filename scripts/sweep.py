@@ -40,7 +40,9 @@ def main(roots):
             elapsed = time.perf_counter() - started
             crashes = [r for r in results if r[1] == "crash"]
             syntax = [r for r in results if r[1] == "JC001"]
-            print(f"{root}\tfiles {len(files)}\tcrashes {len(crashes)}\tJC001 {len(syntax)}\t{elapsed:.0f}s", flush=True)
+            print(
+                f"{root}\tfiles {len(files)}\tcrashes {len(crashes)}\tJC001 {len(syntax)}\t{elapsed:.0f}s", flush=True
+            )
             for path, _, detail in crashes + syntax:
                 print(f"    {path}: {detail.splitlines()[-1] if detail else ''}", flush=True)
 

@@ -56,7 +56,9 @@ def test_rule_explains_jc001():
 def test_unknown_rule_code_is_one_line_and_exit_2(tmp_path):
     completed = run_cli("rule", "JC999", cwd=tmp_path)
     assert completed.returncode == 2
-    assert completed.stderr.strip().splitlines() == ["jobcheck: error: unknown rule code `JC999` (see `jobcheck rules`)"]
+    assert completed.stderr.strip().splitlines() == [
+        "jobcheck: error: unknown rule code `JC999` (see `jobcheck rules`)"
+    ]
 
 
 def test_check_demo_project_reports_and_exits_1():

@@ -514,12 +514,16 @@ def assumed_defaults() -> Dict[str, Dict[str, Any]]:
 
 def same(assumed: Any, found: Any) -> bool:
     # True == 1 and 0 == False in Python: a bool must stay a bool, a number a number
-    return type(assumed) is type(found) and assumed == found or (
-        isinstance(assumed, (int, float))
-        and isinstance(found, (int, float))
-        and not isinstance(assumed, bool)
-        and not isinstance(found, bool)
+    return (
+        type(assumed) is type(found)
         and assumed == found
+        or (
+            isinstance(assumed, (int, float))
+            and isinstance(found, (int, float))
+            and not isinstance(assumed, bool)
+            and not isinstance(found, bool)
+            and assumed == found
+        )
     )
 
 

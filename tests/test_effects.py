@@ -129,7 +129,10 @@ def test_self_methods_and_project_base_classes(project):
 @pytest.mark.parametrize(
     "framework_header, decorator",
     [
-        ("import dramatiq\nfrom dramatiq.brokers.stub import StubBroker\ndramatiq.set_broker(StubBroker())", "@dramatiq.actor"),
+        (
+            "import dramatiq\nfrom dramatiq.brokers.stub import StubBroker\ndramatiq.set_broker(StubBroker())",
+            "@dramatiq.actor",
+        ),
         ("from huey import MemoryHuey\nhuey = MemoryHuey('x')", "@huey.task()"),
         ("from rq.decorators import job", "@job('default')"),
     ],
@@ -323,7 +326,10 @@ def test_tasks_effects_cli(project):
     )
     text = CliRunner().invoke(main, ["tasks", "--effects", str(root)]).output
     assert "effects       3" in text
-    assert "external  requests.post (http POST)  shop/services/gateway.py:5:5  via shop/tasks.py:6:5 -> shop/services/billing.py:6:5" in text
+    assert (
+        "external  requests.post (http POST)  shop/services/gateway.py:5:5  via shop/tasks.py:6:5 -> shop/services/billing.py:6:5"
+        in text
+    )
     import json
 
     document = json.loads(CliRunner().invoke(main, ["tasks", "--effects", "--output-format", "json", str(root)]).output)
@@ -488,7 +494,8 @@ def test_foreign_key_rows_and_nested_meta_classes(project):
     root = project(
         {
             **SERVICES,
-            "shop/models.py": MODELS + """
+            "shop/models.py": MODELS
+            + """
 
 class Delivery(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE)
@@ -604,7 +611,10 @@ def test_waits_on_results_and_sleeps(project):
     )
     effects, _ = effects_of(root, "parent")
     assert sorted((e.kind, e.api) for e in effects) == [
-        ("enqueue", "delay"), ("sleep", "time.sleep"), ("wait", "AsyncResult.get"), ("wait", "AsyncResult.wait"),
+        ("enqueue", "delay"),
+        ("sleep", "time.sleep"),
+        ("wait", "AsyncResult.get"),
+        ("wait", "AsyncResult.wait"),
     ]
 
 

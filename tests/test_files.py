@@ -97,8 +97,11 @@ def test_missing_path_is_reported(tmp_path):
         (["server/polar/__init__.py", "server/polar/w.py"], "server/polar/w.py", ("polar.w", False)),
         (["scripts/run.py"], "scripts/run.py", ("run", False)),
         # a namespace portion inside a regular package (saleor's migrations/tasks/)
-        (["app/__init__.py", "app/migrations/__init__.py", "app/migrations/tasks/t.py"],
-         "app/migrations/tasks/t.py", ("app.migrations.tasks.t", False)),
+        (
+            ["app/__init__.py", "app/migrations/__init__.py", "app/migrations/tasks/t.py"],
+            "app/migrations/tasks/t.py",
+            ("app.migrations.tasks.t", False),
+        ),
     ],
 )
 def test_module_names(tmp_path, files, rel, expected):

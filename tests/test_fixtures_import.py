@@ -8,7 +8,19 @@ import pytest
 from conftest import FIXTURES
 
 PROJECTS = {
-    "celery": ["shop.base", "shop.settings", "shop.models", "shop.orders", "shop.services", "shop.celery", "shop.payments", "shop.emails", "shop.reports", "shop.views", "shop.wrappers"],
+    "celery": [
+        "shop.base",
+        "shop.settings",
+        "shop.models",
+        "shop.orders",
+        "shop.services",
+        "shop.celery",
+        "shop.payments",
+        "shop.emails",
+        "shop.reports",
+        "shop.views",
+        "shop.wrappers",
+    ],
     "dramatiq": ["worker", "worker.tasks", "worker.billing"],
     "rq": ["jobs.queues", "jobs.work", "jobs.api", "jobs.reports"],
     "huey": ["store.hueyapp", "store.tasks", "store.mail"],

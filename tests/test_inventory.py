@@ -30,9 +30,18 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             *(
                 f"shop.orders.{name}"
                 for name in (
-                    "charge_order", "charge_with_key", "create_payment_once", "mark_paid", "pay_through_helper",
-                    "count_shipment", "ship", "ship_atomically", "notify_inside_transaction", "archive",
-                    "expire_offer", "close_order",
+                    "charge_order",
+                    "charge_with_key",
+                    "create_payment_once",
+                    "mark_paid",
+                    "pay_through_helper",
+                    "count_shipment",
+                    "ship",
+                    "ship_atomically",
+                    "notify_inside_transaction",
+                    "archive",
+                    "expire_offer",
+                    "close_order",
                 )
             ),
             "modern.render",
@@ -40,7 +49,10 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "worker.tasks.charge_card",
             "worker.tasks.cleanup_uploads",
             "worker.tasks.SyncInventory",
-            *(f"worker.billing.{n}" for n in ("send_invoice", "send_invoice_no_retry", "count_view", "claim_then_send", "fetch_rates")),
+            *(
+                f"worker.billing.{n}"
+                for n in ("send_invoice", "send_invoice_no_retry", "count_view", "claim_then_send", "fetch_rates")
+            ),
             *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key")),
             *(f"store.mail.{n}" for n in ("send_receipt", "send_receipt_once", "hourly_digest")),
             "jobs.work.resize_image",

@@ -17,7 +17,11 @@ def test_jobs_1_and_2_agree_on_fixtures():
 
 
 def test_jobs_1_and_2_agree_on_many_files(tmp_path):
-    files = {"pyproject.toml": "[tool.jobcheck]\n", "app/__init__.py": "", "app/worker.py": "from celery import Celery\napp = Celery('a')\n"}
+    files = {
+        "pyproject.toml": "[tool.jobcheck]\n",
+        "app/__init__.py": "",
+        "app/worker.py": "from celery import Celery\napp = Celery('a')\n",
+    }
     for number in range(40):
         files[f"app/tasks_{number}.py"] = (
             "from app.worker import app\n\n"

@@ -52,12 +52,7 @@ EDGE_CASES: Dict[str, str] = {
         "    f(e)\r\n"
     ),
     "tabs": (
-        "if True:\n"
-        "\tx = f(1,\tg(2))\n"
-        "\tif x:\n"
-        "\t\th(\t3,\tk=4)\n"
-        "def\tfunc(a):\n"
-        "\treturn\tcall(a)\t# tab\tcomment\n"
+        "if True:\n\tx = f(1,\tg(2))\n\tif x:\n\t\th(\t3,\tk=4)\ndef\tfunc(a):\n\treturn\tcall(a)\t# tab\tcomment\n"
     ),
     "emoji_before_call": (
         "s = '\U0001f600\U0001f40d'; f(x)\n"
@@ -114,27 +109,15 @@ EDGE_CASES: Dict[str, str] = {
     ),
     "calls_in_fstrings": (
         "x = f'{g(1)} and {h(a=2)!r:>{w(3)}}'\n"
-        'y = f"{f\'{k(4)}\'} {d[\'key\'](5)}"\n'
+        "y = f\"{f'{k(4)}'} {d['key'](5)}\"\n"
         "z = rf'''{m(\n"
         "6)} {n(7)=}'''\n"
         "u = f'\U0001f600{p(8)}\U0001f600{q(9)}'; r(10)\n"
     ),
-    "nested_parens": (
-        "y = ((f)(x))\n"
-        "z = ((f)((x), (y)))\n"
-        "w = (((g)))(((1)), k=((2)))\n"
-        "v = ( ( h ) ( ( a ) ) )\n"
-    ),
+    "nested_parens": ("y = ((f)(x))\nz = ((f)((x), (y)))\nw = (((g)))(((1)), k=((2)))\nv = ( ( h ) ( ( a ) ) )\n"),
     "no_trailing_newline": "import x\n\ndef f():\n    return x.g(1)\ny = g(1, b=f())",
     "bom": "\ufeffimport x\nx.f(1, k=g(2))\n",
-    "formfeed_and_line_separators": (
-        "\x0cf(1)\n"
-        "\x0c\n"
-        "g(2)\n"
-        "x = 'a\u2028b\x0cc\x85d'; h(3)\n"
-        "# c\u2028d\n"
-        "k(4)\n"
-    ),
+    "formfeed_and_line_separators": ("\x0cf(1)\n\x0c\ng(2)\nx = 'a\u2028b\x0cc\x85d'; h(3)\n# c\u2028d\nk(4)\n"),
     "misc_syntax": (
         "class A(B, metaclass=M, **kw):\n"
         "    pass\n"
@@ -388,9 +371,7 @@ def call_programs():  # -> SearchStrategy[str]
     from hypothesis import strategies as st
 
     names = st.sampled_from(["f", "g", "obj.meth", "caf\u00e9", "\u95a2\u6570", "\u03b4", "_x1", "app.task"])
-    text = st.text(
-        alphabet=st.sampled_from(list("ab #(){}'\"") + ["\U0001f600", "\u00e9", "\u4e2d", "\t"]), max_size=5
-    )
+    text = st.text(alphabet=st.sampled_from(list("ab #(){}'\"") + ["\U0001f600", "\u00e9", "\u4e2d", "\t"]), max_size=5)
     gaps = st.sampled_from(["", "", " ", "\t", "\n", "  # c\U0001f600\n", " \\\n", "\n\n  "])
     atoms = st.one_of(names, st.integers(-3, 10**6).map(str), text.map(repr))
 
@@ -401,6 +382,7 @@ def call_programs():  # -> SearchStrategy[str]
             inner.map(lambda e: "*" + e),
             inner.map(lambda e: "**" + e),
         )
+
         def render(callee: str, args: List[str], g1: str, g2: str, comma: bool) -> str:
             trailing = "," if comma and args else ""
             return f"{callee}({g1}{(',' + g2).join(args)}{trailing}{g2})"
@@ -439,8 +421,9 @@ def call_programs():  # -> SearchStrategy[str]
         )
 
     return st.builds(
-        lambda stmts, newline, trailing: newline.join(s.replace("\n", newline) for s in stmts)
-        + (newline if trailing else ""),
+        lambda stmts, newline, trailing: (
+            newline.join(s.replace("\n", newline) for s in stmts) + (newline if trailing else "")
+        ),
         st.lists(statement(exprs), min_size=1, max_size=4),
         st.sampled_from(["\n", "\r\n"]),
         st.booleans(),

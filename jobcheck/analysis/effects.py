@@ -55,9 +55,6 @@ def load_vocabulary(config: Any = None) -> Dict[str, Any]:
     return vocabulary
 
 
-
-
-
 class Typer:
     """Types of receivers, from what the code shows (never guessed)."""
 
@@ -136,7 +133,9 @@ class Typer:
     def _instance_attr(self, module: ModuleFacts, cls: Any, name: str, depth: int) -> VType:
         """`self.session` where a method did `self.session = session` (typed there)."""
         classes = [(module, cls)] + [
-            (a.module, a.cls) for a in self.index.class_ancestors(cls, module) if a.kind == "class" and a.cls and a.module
+            (a.module, a.cls)
+            for a in self.index.class_ancestors(cls, module)
+            if a.kind == "class" and a.cls and a.module
         ]
         for owner_module, owner in classes:
             for attr, value, method in owner.instance_attrs:
@@ -322,7 +321,9 @@ class EffectAnalysis:
                 table.setdefault(fact.scope, []).append(fact)
         return table.get(function.qualname, [])
 
-    def summary(self, module: ModuleFacts, function: FunctionFact, active: List[FunctionKey]) -> Tuple[List[Effect], bool]:
+    def summary(
+        self, module: ModuleFacts, function: FunctionFact, active: List[FunctionKey]
+    ) -> Tuple[List[Effect], bool]:
         """(effects, complete): a summary cut short by a cycle is not cached."""
         key = (module.module, function.qualname)
         if key in self._summaries:
@@ -354,7 +355,9 @@ class EffectAnalysis:
             self._summaries[key] = effects
         return effects, complete
 
-    def _project_functions(self, target: Target, fact: CallFact, where: Where) -> Iterable[Tuple[ModuleFacts, FunctionFact]]:
+    def _project_functions(
+        self, target: Target, fact: CallFact, where: Where
+    ) -> Iterable[Tuple[ModuleFacts, FunctionFact]]:
         split = split_method(fact.call.func)
         if target.kind not in ("function", "class", "instance") and split is not None:
             # a method of a model row the code fetched: `media = Media.objects.get(...); media.rename()`
@@ -372,7 +375,12 @@ class EffectAnalysis:
             init = self.index.function(target.module.module, f"{target.cls.qualname}.__init__")
             if init is not None:
                 yield target.module, init
-        elif target.kind == "instance" and target.cls is not None and target.module is not None and len(target.attrs) == 1:
+        elif (
+            target.kind == "instance"
+            and target.cls is not None
+            and target.module is not None
+            and len(target.attrs) == 1
+        ):
             # `self.helper()`, `Service(...).run()`, a local bound to a constructor call
             method = self.index.find_method(target.module, target.cls, target.attrs[0])
             if method is not None:
@@ -485,7 +493,12 @@ class EffectAnalysis:
         found = None
         if target.kind == "function" and target.function is not None and target.module is not None and not target.attrs:
             found = (target.module, target.function)
-        elif target.kind == "instance" and target.cls is not None and target.module is not None and len(target.attrs) == 1:
+        elif (
+            target.kind == "instance"
+            and target.cls is not None
+            and target.module is not None
+            and len(target.attrs) == 1
+        ):
             found = self.index.find_method(target.module, target.cls, target.attrs[0])
         if found is None:
             return False
@@ -581,7 +594,13 @@ class EffectAnalysis:
         if type_name in http["client_types"]:
             verb = self._verb(method, call)
             if verb in http["effect_verbs"]:
-                return Effect("external", f"{type_name.rsplit('.', 1)[-1]}.{method}", f"http {verb.upper()}", location, keyed=self._keyed(call))
+                return Effect(
+                    "external",
+                    f"{type_name.rsplit('.', 1)[-1]}.{method}",
+                    f"http {verb.upper()}",
+                    location,
+                    keyed=self._keyed(call),
+                )
             return None
         waits = self.v["waits"]
         if type_name in waits["types"] and method in waits["methods"]:
@@ -606,8 +625,13 @@ class EffectAnalysis:
         top = canonical.split(".")[0]
         verbs = self.v["external_prefixes"].get(top)
         if verbs and (leaf in verbs or leaf.endswith("_async") and leaf[: -len("_async")] in verbs):
-            return Effect("external", canonical, "payment" if top in ("stripe", "braintree", "paypalrestsdk") else top,
-                          location, keyed=self._keyed(call))
+            return Effect(
+                "external",
+                canonical,
+                "payment" if top in ("stripe", "braintree", "paypalrestsdk") else top,
+                location,
+                keyed=self._keyed(call),
+            )
         if canonical in self.v["sleep"]:
             return Effect("sleep", canonical, "", location)
         if canonical in self.v["locks"]["calls"]:
@@ -635,7 +659,12 @@ class EffectAnalysis:
 
     @staticmethod
     def _verb(method: str, call: Call) -> str:
-        if method == "request" and call.args and isinstance(call.args[0], Const) and isinstance(call.args[0].value, str):
+        if (
+            method == "request"
+            and call.args
+            and isinstance(call.args[0], Const)
+            and isinstance(call.args[0].value, str)
+        ):
             return call.args[0].value.lower()
         return method
 
@@ -677,9 +706,7 @@ class EffectAnalysis:
     def _is_increment(self, value: Expr) -> bool:
         if not isinstance(value, BinOp) or value.op not in ("Add", "Subtract"):
             return False
-        return any(
-            isinstance(side, Call) and leaf(side.func) == "F" for side in (value.left, value.right)
-        )
+        return any(isinstance(side, Call) and leaf(side.func) == "F" for side in (value.left, value.right))
 
     def _augmented_increments(self, module: ModuleFacts, function: FunctionFact, where: Where, outer) -> List[Effect]:
         """`row.count += 1` on a model row: saved later, a repeated job counts twice."""
@@ -698,7 +725,15 @@ class EffectAnalysis:
             vtype = self.typer.of(Name(head, "local"), where)
             if vtype is not None and vtype[0] == "row":
                 model = vtype[1].rsplit(".", 1)[-1]
-                found.append(Effect("increment", f"{model}.{field} +=", "field", Location(module.path, span), frames=(*outer, *frames)))
+                found.append(
+                    Effect(
+                        "increment",
+                        f"{model}.{field} +=",
+                        "field",
+                        Location(module.path, span),
+                        frames=(*outer, *frames),
+                    )
+                )
         return found
 
 

@@ -208,9 +208,30 @@ class _Scope:
 
 
 _SKIPPED_FIELDS = frozenset(
-    {"header", "footer", "leading_lines", "lines_after_decorators", "lpar", "rpar", "comma", "semicolon",
-     "operator", "equal", "colon", "dot", "whitespace_before", "whitespace_after", "annotation", "returns",
-     "trailing_whitespace", "first_line", "empty_lines", "asynchronous", "star_tok", "whitespace"}
+    {
+        "header",
+        "footer",
+        "leading_lines",
+        "lines_after_decorators",
+        "lpar",
+        "rpar",
+        "comma",
+        "semicolon",
+        "operator",
+        "equal",
+        "colon",
+        "dot",
+        "whitespace_before",
+        "whitespace_after",
+        "annotation",
+        "returns",
+        "trailing_whitespace",
+        "first_line",
+        "empty_lines",
+        "asynchronous",
+        "star_tok",
+        "whitespace",
+    }
 )
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
 
@@ -274,9 +295,7 @@ class _Walker:
                     elif isinstance(small, cst.ImportFrom):
                         self._record_import_from(small, self.imports)
                     elif isinstance(small, (cst.Assign, cst.AnnAssign)):
-                        targets = (
-                            [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                        )
+                        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
                         for target in targets:
                             for name in _bound_names(target):
                                 self.module_names.add(name)
@@ -307,7 +326,12 @@ class _Walker:
         for scope in reversed(self.scopes):
             if scope.kind != "function":
                 continue
-            if name in scope.locals and isinstance(scope.locals[name], Name) and scope.locals[name].kind == "global" and name not in scope.local_names:
+            if (
+                name in scope.locals
+                and isinstance(scope.locals[name], Name)
+                and scope.locals[name].kind == "global"
+                and name not in scope.local_names
+            ):
                 return scope.locals[name]
             if name in scope.local_names:
                 return Name(name, "local")
@@ -679,7 +703,9 @@ class _Walker:
         _, info = self._class_stack.pop()
         info["attrs"] = tuple(info["attrs"])
         info["methods"] = tuple(info["methods"])
-        info["instance_attrs"] = tuple((name, value, method) for name, (value, method) in info["instance_attrs"].items())
+        info["instance_attrs"] = tuple(
+            (name, value, method) for name, (value, method) in info["instance_attrs"].items()
+        )
         self.classes.append(ClassFact(**info))
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -124,10 +124,7 @@ class ProjectIndex:
 
     def framework_modules(self) -> List[ModuleFacts]:
         """Scanned modules that import a job framework (where apps and brokers are made)."""
-        return [
-            m for m in self._scanned
-            if any(self.knowledge.framework_of_module(q) for _, q in m.imports)
-        ]
+        return [m for m in self._scanned if any(self.knowledge.framework_of_module(q) for _, q in m.imports)]
 
     def module(self, name: str) -> Optional[ModuleFacts]:
         facts = self.modules.get(name)
@@ -178,8 +175,13 @@ class ProjectIndex:
                 owner_module, method = found
                 owner = method.class_qualname or head
                 return Target(
-                    "function", f"{owner_module.module}.{owner}.{tail[0]}", tuple(tail[1:]), owner_module, method,
-                    self.cls(owner_module.module, owner), receiver=(facts, cls),
+                    "function",
+                    f"{owner_module.module}.{owner}.{tail[0]}",
+                    tuple(tail[1:]),
+                    owner_module,
+                    method,
+                    self.cls(owner_module.module, owner),
+                    receiver=(facts, cls),
                 )
             return Target("class", f"{module_name}.{head}", tuple(tail), facts, cls=cls)
         function = self._functions.get((module_name, head))
@@ -262,7 +264,10 @@ class ProjectIndex:
         if isinstance(annotation, Name) and annotation.qname.rsplit(".", 1)[-1] == "Self":
             return True
         return any(
-            isinstance(value, Call) and isinstance(value.func, Name) and value.func.qname == "cls" and value.func.kind == "local"
+            isinstance(value, Call)
+            and isinstance(value.func, Name)
+            and value.func.qname == "cls"
+            and value.func.kind == "local"
             for value in function.returns
         )
 
@@ -283,8 +288,13 @@ class ProjectIndex:
                             module, method = found
                             owner = method.class_qualname or cls.qualname
                             return Target(
-                                "function", f"{module.module}.{owner}.{attrs[0]}", attrs[1:], module, method,
-                                self.cls(module.module, owner), receiver=(where.module, cls),
+                                "function",
+                                f"{module.module}.{owner}.{attrs[0]}",
+                                attrs[1:],
+                                module,
+                                method,
+                                self.cls(module.module, owner),
+                                receiver=(where.module, cls),
                             )
                         kind = "class" if head == "cls" and not attrs else "instance"
                         return Target(kind, qname, attrs, where.module, cls=cls)

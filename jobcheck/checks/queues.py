@@ -37,7 +37,7 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
         elif task.framework == "dramatiq":
             advice = "Set `queue_name=` on the actor."
         else:
-            advice = "Enqueue it on a named queue (`Queue(\"name\")`, `get_queue(\"name\")`, `@job(\"name\")`)."
+            advice = 'Enqueue it on a named queue (`Queue("name")`, `get_queue("name")`, `@job("name")`).'
         named = f"the default queue `{queue.value}`" if isinstance(queue.value, str) else "the default queue"
         if queue.source == "default" and task.framework == "celery":
             named = f"the default queue (`{queue.value}` unless `task_default_queue` says otherwise)"

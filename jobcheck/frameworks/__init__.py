@@ -84,7 +84,7 @@ def job_symbols(index: ProjectIndex) -> Dict[str, set]:
     for definition in definitions:
         top = definition.qualname.split(".")[0]
         symbols.setdefault(definition.module.module, set()).add(top)
-    for (module, qualname) in (*discovery.wrappers, *discovery.enqueue_wrappers):
+    for module, qualname in (*discovery.wrappers, *discovery.enqueue_wrappers):
         symbols.setdefault(module, set()).add(qualname.split(".")[0])
     for module, cls in discovery.task_base_classes():
         symbols.setdefault(module.module, set()).add(cls.qualname.split(".")[0])

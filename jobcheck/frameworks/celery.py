@@ -73,9 +73,15 @@ def _read_configuration(app: CeleryApp, discovery: Discovery) -> None:
             # app.conf.task_routes = {...}
             prefix = app.qname + ".conf."
             if assign.target_qname.startswith(prefix):
-                key = assign.target_qname[len(prefix):]
+                key = assign.target_qname[len(prefix) :]
                 if "." not in key:
-                    _put(app, key, discovery.constant(assign.value, Where(module)), "app.conf", Location(module.path, assign.span))
+                    _put(
+                        app,
+                        key,
+                        discovery.constant(assign.value, Where(module)),
+                        "app.conf",
+                        Location(module.path, assign.span),
+                    )
         for fact in module.calls:
             func = fact.call.func
             if not isinstance(func, Name) or func.kind != "global":
@@ -103,9 +109,7 @@ def _read_update(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     if call.args and isinstance(call.args[0], Const) and isinstance(call.args[0].value, dict):
         items.extend((k, Const(v)) for k, v in call.args[0].value.items())
     elif call.args and isinstance(call.args[0], Collection) and call.args[0].kind == "dict":
-        items.extend(
-            (k.value, v) for k, v in zip(call.args[0].keys, call.args[0].items) if isinstance(k, Const)
-        )
+        items.extend((k.value, v) for k, v in zip(call.args[0].keys, call.args[0].items) if isinstance(k, Const))
     for key, value in items:
         _put(app, str(key), discovery.constant(value, Where(module)), "app.conf.update", location)
 
@@ -138,7 +142,9 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
         elif target.kind == "instance" and target.module is not None and not target.attrs:
             assign = _assignment(target.module, written_key)
             if assign is not None:
-                app.settings[key] = OptionValue(UNKNOWN, f"setting {written_key}", Location(target.module.path, assign.span))
+                app.settings[key] = OptionValue(
+                    UNKNOWN, f"setting {written_key}", Location(target.module.path, assign.span)
+                )
 
 
 def _assignment(module: ModuleFacts, name: str) -> Optional[AssignFact]:
@@ -215,7 +221,9 @@ def route_for(task_name: str, routes: OptionValue) -> Optional[OptionValue]:
                 queue = destination.get("queue") if isinstance(destination, dict) else destination
                 if isinstance(queue, Const):
                     queue = queue.value
-                return OptionValue(queue if queue is not None else UNKNOWN, f"task_routes[{_pattern_text(pattern)!r}]", routes.location)
+                return OptionValue(
+                    queue if queue is not None else UNKNOWN, f"task_routes[{_pattern_text(pattern)!r}]", routes.location
+                )
     return None
 
 
@@ -316,7 +324,9 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
     retry_kwargs = explicit.get("retry_kwargs")
     limit = _dict_value(discovery, retry_kwargs.value, "max_retries", where) if retry_kwargs is not None else None
     if limit is not None:
-        explicit.setdefault("max_retries", OptionValue(limit, f"retry_kwargs ({retry_kwargs.source})", retry_kwargs.location))
+        explicit.setdefault(
+            "max_retries", OptionValue(limit, f"retry_kwargs ({retry_kwargs.source})", retry_kwargs.location)
+        )
     for raw, value in explicit.items():
         options[option_map.get(raw, raw)] = value
     options["name"] = OptionValue(name, "explicit name" if "name" in explicit else "module.qualname")
@@ -333,7 +343,11 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
         options["retries"] = OptionValue(0, "default: no autoretry_for and no self.retry")
     else:
         why = "autoretry_for" if "autoretry_for" in options else f"self.retry at {retry_call}"
-        options["retries"] = OptionValue(options["max_retries"].value, f"{options['max_retries'].source}; retried by {why}", options["max_retries"].location)
+        options["retries"] = OptionValue(
+            options["max_retries"].value,
+            f"{options['max_retries'].source}; retried by {why}",
+            options["max_retries"].location,
+        )
     return options
 
 

@@ -219,7 +219,9 @@ class Discovery:
             target = self.index.denote(fact.call.func, where)
             found = self.framework_decorator(target)
             if found is not None:
-                return Wrapper(found[0], found[1], function, module, fact.call, target if target.kind == "instance" else None)
+                return Wrapper(
+                    found[0], found[1], function, module, fact.call, target if target.kind == "instance" else None
+                )
             inner = self.wrapper_for(target)
             if inner is not None:
                 return Wrapper(inner.framework, inner.api, function, module, fact.call, inner.owner)
@@ -268,9 +270,13 @@ class Discovery:
             if isinstance(value, Name) and value.kind == "local" and value.qname in params:
                 param = params[value.qname]
                 if value.qname in reassigned:
-                    options[key] = OptionValue(UNKNOWN, f"computed by wrapper {wrapper.function.name}", wrapper_location)
+                    options[key] = OptionValue(
+                        UNKNOWN, f"computed by wrapper {wrapper.function.name}", wrapper_location
+                    )
                 elif value.qname in site_kwargs:
-                    options[key] = OptionValue(self.constant(site_kwargs[value.qname], where), "decorator", site_location)
+                    options[key] = OptionValue(
+                        self.constant(site_kwargs[value.qname], where), "decorator", site_location
+                    )
                 elif param.default is not None:
                     options[key] = OptionValue(
                         self.constant(param.default, inner_where),
@@ -278,7 +284,9 @@ class Discovery:
                         wrapper_location,
                     )
             else:
-                options[key] = OptionValue(self.constant(value, inner_where), f"wrapper {wrapper.function.name}", wrapper_location)
+                options[key] = OptionValue(
+                    self.constant(value, inner_where), f"wrapper {wrapper.function.name}", wrapper_location
+                )
         named = {p for p, param in params.items() if param.kind in ("positional", "keyword")}
         if wrapper.inner.star_kwargs or wrapper.is_class:
             for key, value in site_kwargs.items():
@@ -294,12 +302,23 @@ class Discovery:
             functions = {f.qualname: f for f in module.functions}
             for function in module.functions:
                 where = Where(module, functions.get(function.parent) if function.parent else None)
-                for decorator, text, span in zip(function.decorators, function.decorator_texts, function.decorator_spans):
+                for decorator, text, span in zip(
+                    function.decorators, function.decorator_texts, function.decorator_spans
+                ):
                     use = self.classify_decorator(decorator, where)
                     if use is not None:
                         tasks.append(
-                            TaskDef(use.framework, module, function.span, function.qualname, "@" + text,
-                                    use.api, function=function, decorator=use, decorator_span=span)
+                            TaskDef(
+                                use.framework,
+                                module,
+                                function.span,
+                                function.qualname,
+                                "@" + text,
+                                use.api,
+                                function=function,
+                                decorator=use,
+                                decorator_span=span,
+                            )
                         )
                         break
             for cls in module.classes:
@@ -373,7 +392,9 @@ class Discovery:
         if position is not None and where.function is not None:
             key = (where.module.module, where.function.qualname)
             if key not in self.enqueue_wrappers:
-                self.enqueue_wrappers[key] = EnqueueWrapper(where.function.params[position].name, position, queue, where)
+                self.enqueue_wrappers[key] = EnqueueWrapper(
+                    where.function.params[position].name, position, queue, where
+                )
                 self.enqueue_leaves.add(where.function.name)
 
     def _wrapped_enqueue(self, call: Call, where: Where, by_qname: Dict[str, TaskDef], tasks: List[TaskDef]):
@@ -385,11 +406,17 @@ class Discovery:
         if wrapper is None:
             return None
         name, position = wrapper.param, wrapper.position
-        bound_method = target.function.class_qualname is not None and target.function.params[:1] and target.function.params[0].name in ("self", "cls")
+        bound_method = (
+            target.function.class_qualname is not None
+            and target.function.params[:1]
+            and target.function.params[0].name in ("self", "cls")
+        )
         index = position - 1 if bound_method else position
         func = call.kwarg(name) or (call.args[index] if 0 <= index < len(call.args) else None)
         self._record_enqueue_wrapper(func, where, wrapper.queue)
-        draft = SiteDraft("rq", target.function.name, call, where, queue_target=wrapper.queue, queue_where=wrapper.where)
+        draft = SiteDraft(
+            "rq", target.function.name, call, where, queue_target=wrapper.queue, queue_where=wrapper.where
+        )
         return draft, self._rq_task(func, where, by_qname, tasks, call)
 
     def _declared_enqueue(self, call: Call, where: Where, tasks: List[TaskDef]):
@@ -415,7 +442,8 @@ class Discovery:
             options = dict(task.decorator.options) if task.decorator else {}
             explicit = options.get("name") or options.get("actor_name")
             if (explicit is not None and explicit.value == name) or name in (
-                task.qualname, f"{task.module.module}.{task.qualname}"
+                task.qualname,
+                f"{task.module.module}.{task.qualname}",
             ):
                 return task
         return None
@@ -488,7 +516,9 @@ class Discovery:
             return None
         names = self.index.member_names(target)
         if any(n in self.knowledge.names("celery", "send_task") for n in names):
-            return SiteDraft("celery", method, call, where, task_name=self.constant(call.args[0], where) if call.args else None), None
+            return SiteDraft(
+                "celery", method, call, where, task_name=self.constant(call.args[0], where) if call.args else None
+            ), None
         rq = self.knowledge.spec("rq")
         is_queue = any(n.rsplit(".", 1)[0] in rq["queue_types"] for n in names) or any(
             n in rq["module_enqueue"] for n in names
@@ -498,7 +528,9 @@ class Discovery:
             if method in ("enqueue_in", "enqueue_at") and len(call.args) > 1:
                 func = call.args[1]
             self._record_enqueue_wrapper(func, where, target)
-            return SiteDraft("rq", method, call, where, queue_target=target), self._rq_task(func, where, by_qname, tasks, call)
+            return SiteDraft("rq", method, call, where, queue_target=target), self._rq_task(
+                func, where, by_qname, tasks, call
+            )
         return None
 
     def _rq_task(
@@ -512,8 +544,15 @@ class Discovery:
             return None
         task = by_qname.get(target.qname)
         if task is None:
-            task = TaskDef("rq", target.module, target.function.span, target.function.qualname, "enqueued", "rq.Queue.enqueue",
-                           function=target.function)
+            task = TaskDef(
+                "rq",
+                target.module,
+                target.function.span,
+                target.function.qualname,
+                "enqueued",
+                "rq.Queue.enqueue",
+                function=target.function,
+            )
             by_qname[target.qname] = task
             tasks.append(task)
         task.enqueued_at.append(Location(where.module.path, call.span))

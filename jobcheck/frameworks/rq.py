@@ -99,7 +99,9 @@ def effective_options(discovery: Discovery, task: TaskDef, sites: List[SiteDraft
     retry = options.get("retry")
     if retry is not None and isinstance(retry.value, Call):
         maximum = retry.value.kwarg("max")
-        options["retries"] = OptionValue(maximum.value if isinstance(maximum, Const) else UNKNOWN, retry.source, retry.location)
+        options["retries"] = OptionValue(
+            maximum.value if isinstance(maximum, Const) else UNKNOWN, retry.source, retry.location
+        )
     else:
         options["retries"] = options["max_retries"]
     options.setdefault("name", OptionValue(f"{task.module.module}.{task.qualname}", "module.qualname"))

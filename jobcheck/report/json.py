@@ -30,9 +30,7 @@ def finding_json(finding: Finding, catalog: Catalog) -> Dict[str, Any]:
         "message": finding.message,
         "task": finding.task,
         "location": location_json(finding.location),
-        "related": [
-            {"message": r.message, "location": location_json(r.location)} for r in finding.related
-        ],
+        "related": [{"message": r.message, "location": location_json(r.location)} for r in finding.related],
     }
 
 

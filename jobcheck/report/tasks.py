@@ -54,7 +54,10 @@ def effect_json(effect: Effect, analysis: Any) -> Dict[str, Any]:
         "chain": [location_json(site) for site in effect.chain],
         "guards": [{"kind": kind, "how": how} for kind, how in guards_of(effect, analysis)],
         "checks_before": [frame.text for frame in guard_frames(effect)],
-        "transactions": [location_json(Location(_frame_path(effect, frame), frame.span)) for frame in transaction_frames(effect, analysis)],
+        "transactions": [
+            location_json(Location(_frame_path(effect, frame), frame.span))
+            for frame in transaction_frames(effect, analysis)
+        ],
         "in_loop": in_loop(effect),
         "in_callback": in_callback(effect),
         "idempotency_key": effect.keyed,
@@ -91,7 +94,9 @@ def _effect_lines(effect: Effect, analysis: Any) -> List[str]:
     return lines
 
 
-def render_text(tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None) -> str:
+def render_text(
+    tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None
+) -> str:
     lines: List[str] = []
     for task in tasks:
         lines.append(f"{task.location}: {task.qualname.rsplit('.', 1)[-1]}  [{task.framework}, {task.how}]")
@@ -109,7 +114,11 @@ def render_text(tasks: List[Task], files_checked: int, effects: Optional[Dict[st
                 lines.extend(_effect_lines(effect, analysis))
     counts = Counter(t.framework for t in tasks)
     per_framework = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
-    lines.append(f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}" + (f" ({per_framework})" if tasks else "") + f" in {files_checked} files.")
+    lines.append(
+        f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+        + (f" ({per_framework})" if tasks else "")
+        + f" in {files_checked} files."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +135,9 @@ def option_json(option: OptionValue) -> Dict[str, Any]:
     }
 
 
-def render_json(tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None) -> str:
+def render_json(
+    tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None
+) -> str:
     document = {
         "tasks": [
             {

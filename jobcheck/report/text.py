@@ -9,7 +9,9 @@ from jobcheck.catalog import Catalog
 from jobcheck.engine import RunResult
 
 
-def render(result: RunResult, catalog: Catalog, *, color: bool = False, show_chain: bool = False, statistics: bool = False) -> str:
+def render(
+    result: RunResult, catalog: Catalog, *, color: bool = False, show_chain: bool = False, statistics: bool = False
+) -> str:
     def paint(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
