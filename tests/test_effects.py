@@ -694,3 +694,55 @@ def test_context_manager_that_checks_state_guards_its_body(project):
     effects, analysis = effects_of(root, "on_refund")
     post = [e for e in effects if e.api == "requests.post"][0]
     assert ("dedupe check", "in the context manager") in guards_of(post, analysis)
+
+
+def test_guards_in_helpers_on_rows_handed_in_and_delegating_managers(project):
+    from jobcheck.analysis.effects import guards_of
+
+    root = project(
+        {
+            **SERVICES,
+            "shop/service.py": """
+                from contextlib import contextmanager
+                import requests
+                from shop.models import Order
+
+                def pay(order: Order):
+                    if order.status != "confirmed":
+                        raise ValueError(order.status)
+                    requests.post("https://pay.example")
+
+                @contextmanager
+                def handle(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    if order.status == "handled":
+                        raise RuntimeError("handled")
+                    yield order
+                    order.save()
+
+                @contextmanager
+                def handle_payment(order_id):
+                    with handle(order_id) as order:
+                        yield order
+            """,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+                from shop.models import Order
+                from shop.service import handle_payment, pay
+
+                @shared_task
+                def settle(order_id):
+                    pay(Order.objects.get(pk=order_id))
+
+                @shared_task
+                def on_event(order_id):
+                    with handle_payment(order_id):
+                        requests.post("https://hooks.example")
+            """,
+        }
+    )
+    for name in ("settle", "on_event"):
+        effects, analysis = effects_of(root, name)
+        post = [e for e in effects if e.api == "requests.post"][0]
+        assert [kind for kind, _ in guards_of(post, analysis)] == ["dedupe check"], name

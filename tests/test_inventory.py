@@ -561,3 +561,26 @@ def test_declared_enqueue_functions_by_name_and_reference(project):
     )
     sites = {(s.api, s.task) for s in run_on(root, {"JC001"}).project.enqueue_sites}
     assert sites == {("enqueue_job", "p.jobs.order_created"), ("enqueue_job", "p.jobs.order_paid")}
+
+
+def test_beat_schedule_with_crontab_values(project):
+    root = project(
+        {
+            "c/__init__.py": "",
+            "c/app.py": """
+                from celery import Celery
+                from celery.schedules import crontab
+
+                app = Celery("c")
+                app.conf.beat_schedule = {
+                    "nightly": {"task": "c.app.nightly", "schedule": crontab(hour=3), "options": {"queue": "cron"}},
+                }
+
+                @app.task
+                def nightly():
+                    pass
+            """,
+        }
+    )
+    sites = [s for s in run_on(root, {"JC001"}).project.enqueue_sites if s.api == "beat"]
+    assert [(s.task, dict(s.options)) for s in sites] == [("c.app.nightly", {"queue": "cron"})]

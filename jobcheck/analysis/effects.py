@@ -474,7 +474,11 @@ class EffectAnalysis:
         state = tuple(self.v["guards"]["state_fields"])
         for name in frame.names:
             head, _, field = name.partition(".")
-            if not field or head in parameters or not any(word in field.lower() for word in state):
+            if not field or not any(word in field.lower() for word in state):
+                continue
+            if head in parameters:
+                if self._stored_parameter(head, where):
+                    return True  # `def handle(checkout: Checkout): if checkout.status != ...: raise`
                 continue
             vtype = self.typer.of(Name(head, "local"), where)
             if vtype is not None and vtype[0] in ("row", "queryset"):
@@ -483,7 +487,15 @@ class EffectAnalysis:
                 return True  # a field of what a lookup returned: `review = await repo.get(...)`
         return False
 
-    def manager_checks_state(self, manager: Expr) -> bool:
+    def _stored_parameter(self, name: str, where: Where) -> bool:
+        """A parameter annotated with a project class (a model row handed in), not an id or a dict."""
+        for param in where.function.params if where.function else ():
+            if param.name == name and isinstance(param.annotation, Name) and param.annotation.kind == "global":
+                target = self.index.denote(param.annotation, where)
+                return target.kind == "class" and not target.attrs
+        return False
+
+    def manager_checks_state(self, manager: Expr, depth: int = 0) -> bool:
         """A project context manager that exits early on stored state before it yields
         (`async with events.handle(event_id):` raising when the event was handled)."""
         func = manager.func if isinstance(manager, Call) else manager
@@ -503,11 +515,12 @@ class EffectAnalysis:
         if found is None:
             return False
         module, function = found
-        return any(
-            frame.kind == "guard" and self.reads_stored_state(frame)
-            for fact in self.calls_of(module, function)
-            for frame in fact.context
-        )
+        for fact in self.calls_of(module, function):
+            if any(frame.kind == "guard" and self.reads_stored_state(frame) for frame in fact.context):
+                return True
+            if depth < 3 and self.manager_checks_state(fact.call, depth + 1):
+                return True  # a context manager that delegates to a guarding one (`with handle(...)`)
+        return False
 
     def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
         func = manager.func if isinstance(manager, Call) else manager

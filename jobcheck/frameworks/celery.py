@@ -183,10 +183,10 @@ def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> Lis
     sites = []
     for app in apps:
         schedule = app.settings.get("beat_schedule")
-        if schedule is None or not isinstance(schedule.value, dict):
+        if schedule is None:
             continue
-        for entry in schedule.value.values():
-            if not isinstance(entry, dict) or not isinstance(entry.get("task"), str):
+        for entry in _entries(schedule.value):
+            if not isinstance(entry.get("task"), str):
                 continue
             options = entry.get("options") if isinstance(entry.get("options"), dict) else {}
             sites.append(
@@ -200,6 +200,30 @@ def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> Lis
                 )
             )
     return sites
+
+
+def _entries(value: Any) -> List[Dict[str, Any]]:
+    """The entries of a beat schedule, literal or not (`crontab(...)` values make it non-literal)."""
+    entries = value.values() if isinstance(value, dict) else value.items if isinstance(value, Collection) else []
+    return [_literal_dict(entry) for entry in entries if _literal_dict(entry) is not None]
+
+
+def _literal_dict(value: Any) -> Optional[Dict[str, Any]]:
+    if isinstance(value, Const):
+        value = value.value
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, Collection) and value.kind == "dict":
+        result = {}
+        for key, item in zip(value.keys, value.items):
+            if isinstance(key, Const):
+                result[key.value] = (
+                    _literal_dict(item)
+                    if isinstance(item, Collection)
+                    else (item.value if isinstance(item, Const) else item)
+                )
+        return result
+    return None
 
 
 # ----------------------------------------------------------------------- routes
