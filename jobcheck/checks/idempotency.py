@@ -21,6 +21,10 @@ def unguarded(ctx, task: Task, kinds: tuple) -> List[Effect]:
 def kinds_match(effect: Effect, kinds: tuple) -> bool:
     if effect.kind == "db-write":
         return "insert" in kinds and effect.detail in PLAIN_INSERTS
+    if effect.kind == "increment" and effect.detail == "field":
+        # `row.n += k`: measured on real projects, most are totals rebuilt earlier in the same job
+        # or fields of new rows; only F() updates, redis counters and SQL `c = c + n` are reported
+        return False
     return effect.kind in kinds
 
 

@@ -41,7 +41,8 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     setting = "max_retries=0" if task.framework in ("dramatiq", "celery") else "retries=0"
     yield Finding(
         "JC301",
-        f"`{short(task)}` is retried ({why}), but `{first.api}` has no guard, so a retry repeats it. "
+        f"`{short(task)}` is retried ({why}), but `{first.api}` has no guard: a failure after it makes "
+        "the retry repeat it. "
         f"Guard the effect (idempotency key, dedupe check) or set {setting} for this task.",
         task.location,
         task.qualname,
