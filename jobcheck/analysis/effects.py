@@ -369,22 +369,9 @@ class EffectAnalysis:
                     if method is not None:
                         yield method
             return
-        if target.kind == "function" and not target.attrs and target.function is not None and target.module is not None:
-            yield target.module, target.function
-        elif target.kind == "class" and not target.attrs and target.cls is not None and target.module is not None:
-            init = self.index.function(target.module.module, f"{target.cls.qualname}.__init__")
-            if init is not None:
-                yield target.module, init
-        elif (
-            target.kind == "instance"
-            and target.cls is not None
-            and target.module is not None
-            and len(target.attrs) == 1
-        ):
-            # `self.helper()`, `Service(...).run()`, a local bound to a constructor call
-            method = self.index.find_method(target.module, target.cls, target.attrs[0])
-            if method is not None:
-                yield method
+        found = self.index.function_of(target, constructors=True)
+        if found is not None:
+            yield found
 
     def _function_frames(self, module: ModuleFacts, function: FunctionFact) -> Tuple[Frame, ...]:
         """`@transaction.atomic` on a function: its body runs in a transaction."""
@@ -501,17 +488,7 @@ class EffectAnalysis:
         func = manager.func if isinstance(manager, Call) else manager
         if not isinstance(func, Name) or func.kind != "global":
             return False
-        target = self.index.resolve(func.qname)
-        found = None
-        if target.kind == "function" and target.function is not None and target.module is not None and not target.attrs:
-            found = (target.module, target.function)
-        elif (
-            target.kind == "instance"
-            and target.cls is not None
-            and target.module is not None
-            and len(target.attrs) == 1
-        ):
-            found = self.index.find_method(target.module, target.cls, target.attrs[0])
+        found = self.index.function_of(self.index.resolve(func.qname))
         if found is None:
             return False
         module, function = found

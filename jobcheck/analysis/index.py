@@ -334,6 +334,20 @@ class ProjectIndex:
                     return ancestor.module, function
         return None
 
+    def function_of(self, target: Target, constructors: bool = False) -> Optional[Tuple[ModuleFacts, FunctionFact]]:
+        """The project function a call on this target runs: a function, a method looked up on an
+        instance (`self.helper()`, `Service(...).run()`), or with `constructors` a class's `__init__`."""
+        if target.module is None:
+            return None
+        if target.kind == "function" and not target.attrs and target.function is not None:
+            return target.module, target.function
+        if target.kind == "instance" and target.cls is not None and len(target.attrs) == 1:
+            return self.find_method(target.module, target.cls, target.attrs[0])
+        if constructors and target.kind == "class" and not target.attrs and target.cls is not None:
+            init = self.function(target.module.module, f"{target.cls.qualname}.__init__")
+            return (target.module, init) if init is not None else None
+        return None
+
     def instance_types(self, target: Target) -> List[str]:
         """Canonical names an instance target is an instance of (project class, then bases)."""
         if target.kind != "instance":
