@@ -746,3 +746,31 @@ def test_guards_in_helpers_on_rows_handed_in_and_delegating_managers(project):
         effects, analysis = effects_of(root, name)
         post = [e for e in effects if e.api == "requests.post"][0]
         assert [kind for kind, _ in guards_of(post, analysis)] == ["dedupe check"], name
+
+
+def test_jc101_stays_silent_after_any_early_exit_on_stored_state(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+                from shop.models import Order
+
+                @shared_task(expires=60, queue="q")
+                def remind(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    if order.reminder_sent_on is not None:
+                        return  # a timestamp jobcheck cannot certify as a dedupe record: silent
+                    requests.post("https://mail.example")
+
+                @shared_task(expires=60, queue="q")
+                def ping(url, payload):
+                    if not payload:
+                        return  # only the job's own argument: still reported
+                    requests.post(url, json=payload)
+            """,
+        }
+    )
+    findings = run_on(root, {"JC101"}).findings
+    assert [f.task.rsplit(".", 1)[-1] for f in findings] == ["ping"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List
 
-from jobcheck.analysis.effects import guards_of
+from jobcheck.analysis.effects import guards_of, possibly_guarded
 from jobcheck.checks.common import at_task_body, short
 from jobcheck.model import Effect, Finding, Location, Task
 
@@ -15,7 +15,11 @@ PLAIN_INSERTS = ("insert",)
 
 def unguarded(ctx, task: Task, kinds: tuple) -> List[Effect]:
     """The task's effects of these kinds with no guard on the path to them."""
-    return [e for e in ctx.effects(task) if kinds_match(e, kinds) and not guards_of(e, ctx.analysis)]
+    return [
+        e
+        for e in ctx.effects(task)
+        if kinds_match(e, kinds) and not guards_of(e, ctx.analysis) and not possibly_guarded(e, ctx.analysis)
+    ]
 
 
 def kinds_match(effect: Effect, kinds: tuple) -> bool:
