@@ -755,6 +755,7 @@ def test_jc101_stays_silent_after_any_early_exit_on_stored_state(project):
             "shop/tasks.py": """
                 import requests
                 from celery import shared_task
+                from django.conf import settings
                 from shop.models import Order
 
                 @shared_task(expires=60, queue="q")
@@ -769,8 +770,17 @@ def test_jc101_stays_silent_after_any_early_exit_on_stored_state(project):
                     if not payload:
                         return  # only the job's own argument: still reported
                     requests.post(url, json=payload)
+
+                @shared_task(expires=60, queue="q")
+                def confirm(order_id):
+                    order = Order.objects.filter(pk=order_id).first()
+                    if order is None:
+                        raise LookupError(order_id)  # a not-found check: still reported
+                    if settings.MAIL_DISABLED:
+                        return  # configuration: still reported
+                    requests.post("https://mail.example")
             """,
         }
     )
     findings = run_on(root, {"JC101"}).findings
-    assert [f.task.rsplit(".", 1)[-1] for f in findings] == ["ping"]
+    assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["confirm", "ping"]

@@ -482,8 +482,9 @@ class EffectAnalysis:
                 return target.kind == "class" and not target.attrs
         return False
 
-    def tests_only_arguments(self, frame: Frame) -> bool:
-        """A guard test that reads nothing but the function's parameters (`if not payload: return`)."""
+    def is_precondition(self, frame: Frame) -> bool:
+        """An early exit that cannot be a dedupe check: it reads only the job's arguments, whether a
+        loaded value exists (`if order is None: raise`), or configuration (`settings.X`, CONSTANTS)."""
         where = self._scope(frame.scope)
         if where is None or where.function is None:
             return False
@@ -496,7 +497,17 @@ class EffectAnalysis:
             )
             if not (on_parameter or leaf(call.func) in pure):
                 return False
-        return all(name.split(".")[0] in parameters or name in ("None", "True", "False") for name in frame.names)
+
+        def harmless(name: str) -> bool:
+            head = name.split(".")[0]
+            return (
+                head in parameters
+                or "." not in name  # existence or truth of a loaded value, not one of its fields
+                or head in ("settings", "config", "conf")
+                or head.isupper()
+            )
+
+        return all(harmless(name) for name in frame.names)
 
     def manager_checks_state(self, manager: Expr, depth: int = 0) -> bool:
         """A project context manager that exits early on stored state before it yields
@@ -792,4 +803,4 @@ def possibly_guarded(effect: Effect, analysis: EffectAnalysis) -> bool:
     The checks that claim "no guard" (JC101, JC102, JC301) stay silent then: measured on real
     projects, most such exits were dedupe checks written in ways a static reader cannot
     certify (timestamps, helper booleans, existence of a service lookup)."""
-    return any(frame.kind == "guard" and not analysis.tests_only_arguments(frame) for frame in effect.frames)
+    return any(frame.kind == "guard" and not analysis.is_precondition(frame) for frame in effect.frames)
