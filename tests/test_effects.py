@@ -784,3 +784,45 @@ def test_jc101_stays_silent_after_any_early_exit_on_stored_state(project):
     )
     findings = run_on(root, {"JC101"}).findings
     assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["confirm", "ping"]
+
+
+def test_constant_arguments_rule_out_branches_in_helpers(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/helpers.py": """
+                from shop.models import Order
+
+                def close(order_id, save=True):
+                    Order.objects.filter(pk=order_id).update(status="closed")
+                    if save:
+                        Order.objects.filter(pk=order_id).delete()
+
+                def archive(order_id, dry_run):
+                    if not dry_run:
+                        Order.objects.filter(pk=order_id).delete()
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.helpers import archive, close
+
+                @shared_task
+                def quick(order_id):
+                    close(order_id, save=False)
+                    archive(order_id, True)
+
+                @shared_task
+                def full(order_id):
+                    close(order_id)
+                    archive(order_id, dry_run=False)
+            """,
+        }
+    )
+    quick, _ = effects_of(root, "quick")
+    assert summary(quick) == [("db-write", "Order.objects.update", 1)]
+    full, _ = effects_of(root, "full")
+    assert summary(full) == [
+        ("db-write", "Order.objects.delete", 1),
+        ("db-write", "Order.objects.delete", 1),
+        ("db-write", "Order.objects.update", 1),
+    ]

@@ -347,7 +347,11 @@ class EffectAnalysis:
             for callee_module, callee_function in self._project_functions(callee, fact, where):
                 inner_effects, inner_complete = self.summary(callee_module, callee_function, active)
                 complete = complete and inner_complete
+                flags = _constant_flags(fact.call, callee_function, where)
+                scope = f"{callee_module.module}:{callee_function.qualname}"
                 for inner in inner_effects:
+                    if flags and _ruled_out(inner, scope, flags):
+                        continue  # `helper(x, save=False)`: the `if save:` arm never runs here
                     effects.append(replace(inner, chain=(location, *inner.chain), frames=(*frames, *inner.frames)))
         effects.extend(self._augmented_increments(module, function, where, outer))
         active.pop()
@@ -776,6 +780,33 @@ def in_loop(effect: Effect) -> bool:
 
 def in_callback(effect: Effect) -> bool:
     return any(frame.kind == "callback" for frame in effect.frames)
+
+
+def _constant_flags(call: Call, function: FunctionFact, where: Where) -> Dict[str, bool]:
+    """The truth of each parameter a call fixes with a literal (or leaves at a literal default)."""
+    params = list(function.params)
+    if function.class_qualname and params and params[0].name in ("self", "cls"):
+        params = params[1:]
+    flags: Dict[str, bool] = {}
+    for param, value in zip(params, call.args):
+        if isinstance(value, Const):
+            flags[param.name] = bool(value.value)
+    passed = dict(call.kwargs)
+    for param in params:
+        value = passed.get(param.name)
+        if isinstance(value, Const):
+            flags[param.name] = bool(value.value)
+        elif param.name not in passed and isinstance(param.default, Const) and not call.star_kwargs:
+            flags.setdefault(param.name, bool(param.default.value))
+    return flags
+
+
+def _ruled_out(effect: Effect, scope: str, flags: Dict[str, bool]) -> bool:
+    for frame in effect.frames:
+        if frame.kind == "branch" and frame.scope == scope and frame.names and frame.names[0] in flags:
+            if frame.exprs and flags[frame.names[0]] != frame.exprs[0].value:
+                return True
+    return False
 
 
 def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]:

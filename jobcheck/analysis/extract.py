@@ -527,10 +527,17 @@ class _Walker:
         """Each arm of an `if` is a branch: writes in different arms never both run."""
         self.walk(node.test)
         test = self.span(node.test)
-        self._framed(Frame("branch", text="then", span=test), [node.body])
+        # `if flag:` / `if not flag:` on a plain name: a caller passing a constant decides the arm
+        flag, truthy = node.test, True
+        if isinstance(flag, cst.UnaryOperation) and isinstance(flag.operator, cst.Not):
+            flag, truthy = flag.expression, False
+        names = (flag.value,) if isinstance(flag, cst.Name) else ()
+        scope = f"{self.module_name}:{self.current_scope()}"
+        then = Frame("branch", (Const(truthy),) if names else (), names, "then", test, scope)
+        self._framed(then, [node.body])
         if node.orelse is not None:
             arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
-            self._framed(Frame("branch", text="else", span=test), [arm])
+            self._framed(Frame("branch", (Const(not truthy),) if names else (), names, "else", test, scope), [arm])
 
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:
