@@ -295,6 +295,7 @@ class Effect:
     frames: Tuple[Frame, ...] = ()
     keyed: bool = False  # an idempotency key is passed to the call
     scope: str = ""  # "module:qualname" of the function that makes the call
+    path: Tuple[str, ...] = ()  # the scopes along the chain, task body first, ending with `scope`
 
 
 @dataclass(frozen=True)

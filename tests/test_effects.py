@@ -826,3 +826,43 @@ def test_constant_arguments_rule_out_branches_in_helpers(project):
         ("db-write", "Order.objects.delete", 1),
         ("db-write", "Order.objects.update", 1),
     ]
+
+
+def test_claims_and_row_locks_cover_effects_in_helpers(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/helpers.py": """
+                from shop.models import Receipt
+
+                def record(order_ids):
+                    for order_id in order_ids:
+                        Receipt.objects.create(order_id=order_id)
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from django.db import transaction
+                from shop.helpers import record
+                from shop.models import Order
+
+                @shared_task(expires=60, queue="q")
+                def expire():
+                    ids = list(Order.objects.filter(status="new").values_list("pk", flat=True))
+                    with transaction.atomic():
+                        Order.objects.filter(pk__in=ids).update(status="expired")
+                        record(ids)
+
+                @shared_task(expires=60, queue="q")
+                def locked(order_id):
+                    with transaction.atomic():
+                        Order.objects.select_for_update().get(pk=order_id)
+                        record([order_id])
+
+                @shared_task(expires=60, queue="q")
+                def plain(order_id):
+                    record([order_id])
+            """,
+        }
+    )
+    findings = run_on(root, {"JC101"}).findings
+    assert [f.task.rsplit(".", 1)[-1] for f in findings] == ["plain"]

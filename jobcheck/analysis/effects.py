@@ -341,7 +341,8 @@ class EffectAnalysis:
             frames = (*outer, *fact.context)
             own = self.classify(fact, where, location)
             if own is not None:
-                effects.append(replace(own, frames=frames, scope=f"{module.module}:{function.qualname}"))
+                here = f"{module.module}:{function.qualname}"
+                effects.append(replace(own, frames=frames, scope=here, path=(here,)))
                 continue
             callee = self.index.denote(fact.call.func, where)
             for callee_module, callee_function in self._project_functions(callee, fact, where):
@@ -352,7 +353,14 @@ class EffectAnalysis:
                 for inner in inner_effects:
                     if flags and _ruled_out(inner, scope, flags):
                         continue  # `helper(x, save=False)`: the `if save:` arm never runs here
-                    effects.append(replace(inner, chain=(location, *inner.chain), frames=(*frames, *inner.frames)))
+                    effects.append(
+                        replace(
+                            inner,
+                            chain=(location, *inner.chain),
+                            frames=(*frames, *inner.frames),
+                            path=(f"{module.module}:{function.qualname}", *inner.path),
+                        )
+                    )
         effects.extend(self._augmented_increments(module, function, where, outer))
         active.pop()
         if complete:
@@ -539,6 +547,22 @@ class EffectAnalysis:
             target = self.index.resolve(func.qname)
             return any(name in self.v["locks"]["calls"] for name in self.index.member_names(target))
         return False
+
+    def claims_rows(self, scope: str) -> bool:
+        """Rows picked by a field the same function then sets (`filter(status=NEW)` ...
+        `update(status=DONE)`): a rerun finds nothing left to do."""
+        where = self._scope(scope) if scope else None
+        if where is None or where.function is None:
+            return False
+        filtered, updated = set(), set()
+        for fact in self.calls_of(where.module, where.function):
+            name = leaf(fact.call.func)
+            fields = {key.split("__")[0] for key, _ in fact.call.kwargs}
+            if name in ("filter", "exclude"):
+                filtered |= fields
+            elif name == "update":
+                updated |= fields
+        return bool(filtered & updated - {"id", "pk"})
 
     def locks_rows(self, scope: str) -> bool:
         """Whether the function making the effect reads its rows with select_for_update()."""
@@ -823,8 +847,11 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
             found.append(("lock", "with lock"))
         elif frame.kind == "with" and any(analysis.manager_checks_state(manager) for manager in frame.exprs):
             found.append(("dedupe check", "in the context manager"))
-    if analysis.locks_rows(effect.scope):
+    path = effect.path or (effect.scope,)
+    if any(analysis.locks_rows(scope) for scope in path):
         found.append(("row lock", "select_for_update()"))
+    if any(analysis.claims_rows(scope) for scope in path):
+        found.append(("claim", "rows selected by a field the job then updates"))
     return found
 
 
