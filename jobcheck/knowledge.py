@@ -79,6 +79,10 @@ class Knowledge:
     def spec(self, framework: str) -> Dict[str, Any]:
         return self.frameworks[framework]
 
+    def decorator_names(self) -> List[str]:
+        """Every task decorator, shipped or declared in `[tool.jobcheck] task-decorators`."""
+        return list(self._decorators)
+
     def decorator_framework(self, canonical: str) -> Optional[str]:
         return self._decorators.get(canonical)
 

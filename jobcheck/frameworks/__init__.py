@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List
 
-from jobcheck.analysis.index import ProjectIndex
+from jobcheck.analysis.index import ProjectIndex, Where
 from jobcheck.frameworks import celery, dramatiq, huey, rq
 from jobcheck.frameworks.discover import Discovery, SiteDraft, TaskDef
-from jobcheck.model import EnqueueSite, Location, ModuleFacts, OptionValue, Task
+from jobcheck.model import EnqueueSite, Location, OptionValue, Task
 
 INVENTORY_KEYS = ("queue", "retries", "expires", "time_limit", "acks_late", "priority")
 
@@ -96,14 +96,8 @@ def job_symbols(index: ProjectIndex) -> Dict[str, set]:
         for assign in module.assigns:
             if "." in assign.target:
                 continue
-            target = index.denote(assign.value, _where(module))
+            target = index.denote(assign.value, Where(module))
             names = set(index.instance_types(target)) | {target.canonical}
             if names & instance_types or discovery.framework_decorator(target) or discovery.wrapper_for(target):
                 symbols.setdefault(module.module, set()).add(assign.target)
     return symbols
-
-
-def _where(module: ModuleFacts):
-    from jobcheck.analysis.index import Where
-
-    return Where(module)

@@ -86,13 +86,15 @@ class Discovery:
         self.knowledge = index.knowledge
         self.wrappers: Dict[Tuple[str, str], Wrapper] = {}
         self._calls_by_scope: Dict[str, Dict[str, List[CallFact]]] = {}
+        self._nested: Dict[str, Dict[str, List[FunctionFact]]] = {}
         # resolving a name may read a module: only names that can matter are resolved
         self.decorator_leaves = {
             name.rsplit(".", 1)[-1]
-            for spec in self.knowledge.frameworks.values()
-            for key in ("task_decorators", "decorator_classes")
-            for name in spec.get(key, ())
-        } | {name.rsplit(".", 1)[-1] for name in self.knowledge._decorators}
+            for name in (
+                *self.knowledge.decorator_names(),
+                *(n for spec in self.knowledge.frameworks.values() for n in spec.get("decorator_classes", ())),
+            )
+        }
         self.task_method_leaves = {"delay", "apply_async", "s", "si", "signature"} | {
             name for spec in self.knowledge.frameworks.values() for name in spec.get("enqueue_methods", ())
         } - {"enqueue", "enqueue_call", "enqueue_in", "enqueue_at", "enqueue_many"}
@@ -196,11 +198,20 @@ class Discovery:
             if not changed:
                 break
 
+    def _functions_within(self, module: ModuleFacts, qualname: str) -> List[FunctionFact]:
+        """A top-level function and the functions nested in it."""
+        table = self._nested.get(module.module)
+        if table is None:
+            table = self._nested[module.module] = {}
+            for function in module.functions:
+                table.setdefault(function.qualname.split(".")[0], []).append(function)
+        top = qualname.split(".")[0]
+        return [f for f in table.get(top, ()) if f.qualname == qualname or f.qualname.startswith(qualname + ".")]
+
     def _scopes_within(self, module: ModuleFacts, qualname: str) -> Iterator[Tuple[FunctionFact, CallFact]]:
-        for function in module.functions:
-            if function.qualname == qualname or function.qualname.startswith(qualname + "."):
-                for fact in self._calls_in(module).get(function.qualname, ()):
-                    yield function, fact
+        for function in self._functions_within(module, qualname):
+            for fact in self._calls_in(module).get(function.qualname, ()):
+                yield function, fact
 
     def _calls_in(self, module: ModuleFacts) -> Dict[str, List[CallFact]]:
         table = self._calls_by_scope.get(module.module)
@@ -256,12 +267,9 @@ class Discovery:
         """Options a wrapper passes to the framework: its own keywords, and the use site's."""
         inner_where = Where(wrapper.module, wrapper.function)
         params: Dict[str, Param] = {}
-        for function in wrapper.module.functions:
-            if function.qualname == wrapper.function.qualname or function.qualname.startswith(
-                wrapper.function.qualname + "."
-            ):
-                for param in function.params:
-                    params.setdefault(param.name, param)
+        for function in self._functions_within(wrapper.module, wrapper.function.qualname):
+            for param in function.params:
+                params.setdefault(param.name, param)
         reassigned = {name for name, _ in wrapper.function.locals}
         wrapper_location = Location(wrapper.module.path, wrapper.inner.span)
         site_location = Location(where.module.path, call.span) if call is not None else None
