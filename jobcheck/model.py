@@ -192,7 +192,7 @@ class Frame:
     names: Tuple[str, ...] = ()
     text: str = ""
     span: Span = NO_SPAN
-    scope: str = ""  # "module:qualname" of the function the frame is in (set for guards)
+    scope: str = ""  # "module:qualname" of the function the frame is in (guards, branches, with-blocks)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,8 @@ def test_context_guards_transactions_loops_and_keys(project):
     by_api = {e.api: e for e in effects}
     receipt = by_api["Receipt.objects.create"]
     assert transaction_frames(receipt, analysis) and in_loop(receipt)
+    [atomic] = transaction_frames(receipt, analysis)
+    assert (analysis.frame_location(atomic).path, analysis.frame_location(atomic).line) == ("shop/tasks.py", 12)
     assert [g.text for g in guard_frames(receipt)] == ["order.paid_at is not None"]
     assert by_api["Order.objects.update"].kind == "increment"
     assert by_api["Order.attempts +="].kind == "increment"

@@ -392,7 +392,7 @@ class EffectAnalysis:
             func = decorator.func if isinstance(decorator, Call) else decorator
             canonical = self.index.denote(func, Where(module)).canonical
             if canonical in self.v["django"]["transactions"]:
-                frames.append(Frame("with", (decorator,), span=span))
+                frames.append(Frame("with", (decorator,), span=span, scope=f"{module.module}:{function.qualname}"))
         return tuple(frames)
 
     def opens_transaction(self, manager: Expr) -> bool:
@@ -423,6 +423,11 @@ class EffectAnalysis:
                 for frame in fact.context
             ) or any(self.opens_transaction(fact.call) for fact in self.calls_of(target.module, target.function))
         return False
+
+    def frame_location(self, frame: Frame) -> Optional[Location]:
+        """Where a frame (a with-block, a decorator, a guard) is written."""
+        module = self.index.module(frame.scope.partition(":")[0]) if frame.scope else None
+        return Location(module.path, frame.span) if module is not None else None
 
     def own_transaction(self, module: ModuleFacts, function: FunctionFact, effect: Effect) -> bool:
         """Whether the function itself (not a callee) opens the transaction the effect runs in."""

@@ -548,7 +548,8 @@ class _Walker:
                 if scope is not None and scope.kind == "function":
                     scope.locals.setdefault(item.asname.name.value, self.expr(item.item))
         managers = tuple(self.expr(item.item) for item in node.items)
-        self._framed(Frame("with", managers, span=self.span(node.items[0].item)), [node.body])
+        scope = f"{self.module_name}:{self.current_scope()}"
+        self._framed(Frame("with", managers, span=self.span(node.items[0].item), scope=scope), [node.body])
 
     def _walk_loop(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.For):

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 from jobcheck.frameworks import INVENTORY_KEYS
 from jobcheck.analysis.effects import guard_frames, guards_of, in_callback, in_loop, transaction_frames
-from jobcheck.model import Attr, Call, Collection, Effect, Frame, Location, Name, OptionValue, Task, Unknown
+from jobcheck.model import Attr, Call, Collection, Effect, Name, OptionValue, Task, Unknown
 
 from jobcheck.report.json import location_json
 
@@ -55,18 +55,14 @@ def effect_json(effect: Effect, analysis: Any) -> Dict[str, Any]:
         "guards": [{"kind": kind, "how": how} for kind, how in guards_of(effect, analysis)],
         "checks_before": [frame.text for frame in guard_frames(effect)],
         "transactions": [
-            location_json(Location(_frame_path(effect, frame), frame.span))
-            for frame in transaction_frames(effect, analysis)
+            location_json(location)
+            for location in (analysis.frame_location(frame) for frame in transaction_frames(effect, analysis))
+            if location is not None
         ],
         "in_loop": in_loop(effect),
         "in_callback": in_callback(effect),
         "idempotency_key": effect.keyed,
     }
-
-
-def _frame_path(effect: Effect, frame: Frame) -> str:
-    """Frames carry spans only; the path is that of the chain step they belong to."""
-    return effect.location.path if not effect.chain else effect.chain[0].path
 
 
 def _effect_lines(effect: Effect, analysis: Any) -> List[str]:
