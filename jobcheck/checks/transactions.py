@@ -80,7 +80,8 @@ def _unprotected_pair(ctx, writes: List[Effect]):
 
 
 def _frame_keys(effect: Effect, ctx) -> List[tuple]:
-    return [(frame.span, frame.text, repr(frame.exprs)) for frame in transaction_frames(effect, ctx.analysis)]
+    """Which transactions an effect runs in: a with-block or decorator is its function and position."""
+    return [(frame.scope, frame.span) for frame in transaction_frames(effect, ctx.analysis)]
 
 
 def _django_rq_defers(ctx) -> bool:
