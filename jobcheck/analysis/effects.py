@@ -228,16 +228,11 @@ class Typer:
                 return ("session", "")
         if target.kind == "external" and self.index.knowledge.is_type(canonical):
             return self._external_type(canonical)
-        if target.kind == "instance":
-            inner = self._instance(target)
-            if inner == ("sessionmaker", ""):
-                return ("session", "")
-            if target.cls is not None and target.module is not None and len(target.attrs) == 1:
-                found = self.index.find_method(target.module, target.cls, target.attrs[0])
-                if found is not None:
-                    return self._returned(found[1], found[0], depth)
-        if target.kind == "function" and not target.attrs and target.module is not None:
-            return self._returned(target.function, target.module, depth)
+        if target.kind == "instance" and self._instance(target) == ("sessionmaker", ""):
+            return ("session", "")
+        runs = self.index.function_of(target)  # a project function or method: what it returns
+        if runs is not None:
+            return self._returned(runs[1], runs[0], depth)
         if target.kind in ("function", "class") and target.attrs and target.attrs[-1] in SENDS:
             return ("type", "celery.AsyncResult")  # `task.delay(...)` gives a result handle
         return None
