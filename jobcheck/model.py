@@ -159,6 +159,8 @@ class FunctionFact:
     return_annotation: Optional[Expr] = None
     # `target op= value` statements: (target as dotted text, operator, value, span, context)
     augmented: Tuple[Tuple[str, str, Expr, Span, Tuple["Frame", ...]], ...] = ()
+    # `raise X(...)` / `raise X`: (the exception as written, span, context); a bare `raise` is not kept
+    raises: Tuple[Tuple[Expr, Span, Tuple["Frame", ...]], ...] = ()
 
 
 @dataclass(frozen=True)

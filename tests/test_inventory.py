@@ -24,6 +24,17 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "shop.payments.capture_payment",
             "shop.payments.refund_payment",
             "shop.payments.ReconcileLedger",
+            *(
+                f"shop.payments.{name}"
+                for name in (
+                    "record_after_lookup",
+                    "record_before_lookup",
+                    "settle_order",
+                    "check_then_record",
+                    "record_retrying_anything",
+                    "record_then_retry_in_helper",
+                )
+            ),
             "shop.emails.send_receipt",
             "shop.reports.nightly_report",
             "shop.reports.weekly_digest",

@@ -205,6 +205,7 @@ class _Scope:
         self.local_names = local_names
         self.locals: Dict[str, Expr] = {}
         self.returns: List[Expr] = []
+        self.raises: List[Tuple[Expr, Any, Tuple[Frame, ...]]] = []
 
 
 _SKIPPED_FIELDS = frozenset(
@@ -682,6 +683,7 @@ class _Walker:
                 locals=tuple(scope.locals.items()),
                 returns=tuple(scope.returns),
                 augmented=tuple(self._augmented.pop(scope.qualname, ())),
+                raises=tuple(scope.raises),
             )
         )
 
@@ -728,6 +730,11 @@ class _Walker:
     def visit_Return(self, node: cst.Return) -> None:
         if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
             self.scopes[-1].returns.append(self.expr(node.value))
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        if self.scopes and self.scopes[-1].kind == "function" and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, cst.Call) else node.exc
+            self.scopes[-1].raises.append((self.expr(exc), self.span(node), tuple(self.frames)))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         scope = self.current_scope()
@@ -786,6 +793,7 @@ _HANDLERS = {
     cst.AnnAssign: _Walker._walk_then_children,
     cst.AugAssign: _Walker._walk_then_children,
     cst.Return: _Walker._walk_then_children,
+    cst.Raise: _Walker._walk_then_children,
     cst.IndentedBlock: _Walker._walk_block,
     cst.Module: _Walker._walk_block,
     cst.With: _Walker._walk_with,

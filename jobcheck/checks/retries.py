@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
+from jobcheck.analysis.raises import RetryPoints, retried_exceptions
 from jobcheck.checks import idempotency
 from jobcheck.checks.common import short
 from jobcheck.model import Finding, RelatedLocation, Task
@@ -29,11 +30,23 @@ def retried_by(task: Task) -> Optional[str]:
     return None
 
 
+def retry_points(ctx, task: Task) -> RetryPoints:
+    """Where a failure leads to a retry: anywhere, except for a Celery task that retries only
+    on `autoretry_for` exceptions and at its `self.retry(...)` calls (and is not acks_late)."""
+    acks_late = task.option("acks_late")
+    exceptions = None
+    if task.framework == "celery" and not (acks_late is not None and acks_late.value is True):
+        autoretry = task.option("autoretry_for")
+        exceptions = retried_exceptions(autoretry.value) if autoretry is not None else ()
+    return RetryPoints(ctx.analysis, frozenset(("self", task.qualname)), exceptions)
+
+
 def check_task(ctx, task: Task) -> Iterator[Finding]:
     why = retried_by(task)
     if why is None:
         return
-    effects = idempotency.unguarded(ctx, task, ("external", "insert", "increment"))
+    points = retry_points(ctx, task)
+    effects = [e for e in idempotency.unguarded(ctx, task, ("external", "insert", "increment")) if points.follow(e)]
     if not effects:
         return
     first = effects[0]

@@ -317,6 +317,27 @@ def retries_used(discovery: Discovery, task: TaskDef) -> Optional[Location]:
             receiver = func.qname[: -len(".retry")]
             if receiver in ("self", f"{task.module.module}.{task.qualname}", task.qualname):
                 return Location(task.module.path, fact.call.span)
+        where = Where(task.module, discovery.index.function(task.module.module, fact.scope))
+        found = _retry_in_helper(discovery, fact.call, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _retry_in_helper(discovery: Discovery, call: Call, where: Where) -> Optional[Location]:
+    """`helper(self, ...)` where the helper calls `param.retry(...)` on the task it was given."""
+    positions = [i for i, arg in enumerate(call.args) if isinstance(arg, Name) and arg.qname == "self"]
+    if not positions or call.star_args:
+        return None
+    found = discovery.index.function_of(discovery.index.denote(call.func, where))
+    if found is None:
+        return None
+    module, helper = found
+    params = [p.name for p in helper.params if p.kind == "positional"]
+    names = {f"{params[i]}.retry" for i in positions if i < len(params)}
+    for fact in module.calls:
+        if fact.scope == helper.qualname and isinstance(fact.call.func, Name) and fact.call.func.qname in names:
+            return Location(module.path, fact.call.span)
     return None
 
 
