@@ -42,6 +42,7 @@ WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|REPLACE|UPSERT)\b", re.
 INCREMENT_SQL = re.compile(r"\bSET\s+(\w+)\s*=\s*\1\s*[+-]", re.IGNORECASE)
 FunctionKey = Tuple[str, str]  # (module, qualname)
 SENDS = ("delay", "apply_async")
+REPLICA_WORDS = re.compile(r"replica|reader|read_?only|\bread\b")
 
 
 def load_vocabulary(config: Any = None) -> Dict[str, Any]:
@@ -381,18 +382,18 @@ class EffectAnalysis:
             yield found
 
     def _function_frames(self, module: ModuleFacts, function: FunctionFact) -> Tuple[Frame, ...]:
-        """`@transaction.atomic` on a function: its body runs in a transaction."""
+        """`@transaction.atomic` (or a project wrapper of it) on a function: its body runs in a transaction."""
         frames = []
         for decorator, span in zip(function.decorators, function.decorator_spans):
-            func = decorator.func if isinstance(decorator, Call) else decorator
-            canonical = self.index.denote(func, Where(module)).canonical
-            if canonical in self.v["django"]["transactions"]:
+            if self.opens_transaction(decorator):
                 frames.append(Frame("with", (decorator,), span=span, scope=f"{module.module}:{function.qualname}"))
         return tuple(frames)
 
     def opens_transaction(self, manager: Expr) -> bool:
         """`transaction.atomic()`, an alias of it, `session.begin()`, or a project function wrapping one."""
         func = manager.func if isinstance(manager, Call) else manager
+        if isinstance(manager, Call) and _on_replica(manager):
+            return False  # `atomic(using=settings.REPLICA)`: nothing the job writes is in it
         if leaf(func) in self.v["sqlalchemy"]["transactions"]:
             return True
         if not isinstance(func, Name) or func.kind != "global":
@@ -783,6 +784,18 @@ class EffectAnalysis:
 
 
 # ---------------------------------------------------------------------- context
+
+
+def _on_replica(call: Call) -> bool:
+    """`atomic(using=...)` naming a read replica: "replica", "reader", "read_only"..."""
+    using = dict(call.kwargs).get("using")
+    if isinstance(using, Const) and isinstance(using.value, str):
+        words = using.value
+    elif isinstance(using, (Name, Attr)):
+        words = leaf(using) or ""
+    else:
+        return False
+    return bool(REPLICA_WORDS.search(words.lower()))
 
 
 def transaction_frames(effect: Effect, analysis: EffectAnalysis) -> List[Frame]:

@@ -105,7 +105,7 @@ def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
             yield Finding(
                 "JC502",
                 f"`{task}` is enqueued inside a database transaction; the worker can run it before the commit, "
-                f"or for data that is rolled back. Use `{_fix(effect)}` or `transaction.on_commit(...)`.",
+                f"or for data that is rolled back. {_fix(effect)}",
                 location,
                 None,
                 related,
@@ -120,4 +120,7 @@ def _exempt(ctx, effect: Effect) -> bool:
 
 
 def _fix(effect: Effect) -> str:
-    return {"delay": "delay_on_commit", "apply_async": "apply_async_on_commit"}.get(effect.api, "transaction.on_commit")
+    after_commit = {"delay": "delay_on_commit", "apply_async": "apply_async_on_commit"}.get(effect.api)
+    if after_commit is not None:
+        return f"Use `{after_commit}` or `transaction.on_commit(...)`."
+    return "Enqueue it after the commit: `transaction.on_commit(lambda: ...)`."
