@@ -366,6 +366,81 @@ def test_settings_star_import(project):
     assert task_named(root, "go").option("queue").value == "work"
 
 
+def test_app_built_by_a_factory_from_a_settings_class(project):
+    """readthedocs: `app = create_application()` configures it inside the function, and its
+    Django settings are class attributes copied out by `Settings.load_settings(__name__)`."""
+    root = project(
+        {
+            "r/__init__.py": "",
+            "r/settings/__init__.py": "",
+            "r/settings/base.py": """
+                class Settings:
+                    @classmethod
+                    def load_settings(cls, module_name):
+                        pass
+
+                class BaseSettings(Settings):
+                    CELERY_TASK_ACKS_LATE = True
+                    CELERY_TASK_ROUTES = {"r.tasks.*": {"queue": "web"}}
+                    CELERY_TASK_TIME_LIMIT = 60 * 60
+            """,
+            "r/settings/prod.py": """
+                from r.settings.base import BaseSettings
+
+                class ProdSettings(BaseSettings):
+                    CELERY_TASK_TIME_LIMIT = 120
+
+                ProdSettings.load_settings(__name__)
+            """,
+            "r/worker.py": """
+                import os
+                from celery import Celery
+
+                def create_application():
+                    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "r.settings.prod")
+                    application = Celery("r")
+                    application.config_from_object("django.conf:settings", namespace="CELERY")
+                    return application
+
+                app = create_application()
+            """,
+            "r/tasks.py": "from r.worker import app\n\n@app.task\ndef go():\n    pass\n",
+        }
+    )
+    task = task_named(root, "go")
+    assert task.option("queue").value == "web"
+    assert task.option("acks_late").value is True
+    assert task.option("time_limit").value == 120
+    assert task.option("time_limit").location.path == "r/settings/prod.py"
+
+
+def test_django_configurations_class_named_by_the_environment(project):
+    root = project(
+        {
+            "k/__init__.py": "",
+            "k/settings.py": """
+                from configurations import Configuration
+
+                class Dev(Configuration):
+                    CELERY_TASK_DEFAULT_QUEUE = "dev-work"
+
+                class Prod(Configuration):
+                    CELERY_TASK_DEFAULT_QUEUE = "prod-work"
+            """,
+            "k/celery.py": """
+                import os
+                from celery import Celery
+                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "k.settings")
+                os.environ.setdefault("DJANGO_CONFIGURATION", "Prod")
+                app = Celery("k")
+                app.config_from_object("django.conf:settings", namespace="CELERY")
+            """,
+            "k/tasks.py": "from k.celery import app\n\n@app.task\ndef go():\n    pass\n",
+        }
+    )
+    assert task_named(root, "go").option("queue").value == "prod-work"
+
+
 def test_django_rq_and_djhuey_decorators(project):
     root = project(
         {

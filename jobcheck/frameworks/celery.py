@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from jobcheck.analysis.index import Target, Where
 from jobcheck.frameworks.discover import UNKNOWN, Discovery, TaskDef
-from jobcheck.model import AssignFact, Call, Collection, Const, Location, ModuleFacts, Name, OptionValue
+from jobcheck.model import AssignFact, Call, Collection, Const, FunctionFact, Location, ModuleFacts, Name, OptionValue
 
 SETTINGS = (
     "task_acks_late",
@@ -32,6 +32,8 @@ class CeleryApp:
     location: Location
     settings: Dict[str, OptionValue] = field(default_factory=dict)
     old_names: Dict[str, str] = field(default_factory=dict)  # CELERY_ROUTES -> task_routes
+    # `app = create_app()`: the project function that builds and configures it
+    factory: Optional[Tuple[ModuleFacts, FunctionFact]] = None
 
     def setting(self, key: str) -> Optional[OptionValue]:
         return self.settings.get(key)
@@ -48,6 +50,7 @@ def find_apps(discovery: Discovery) -> List[CeleryApp]:
             if "celery.Celery" in index.instance_types(target):
                 old_names = discovery.knowledge.spec("celery").get("old_settings", {})
                 app = CeleryApp(assign.target_qname, module, Location(module.path, assign.span), old_names=old_names)
+                app.factory = index.function_of(index.denote(assign.value.func, Where(module)))
                 _read_constructor(app, assign.value, discovery, module)
                 apps.append(app)
     for app in apps:
@@ -91,6 +94,22 @@ def _read_configuration(app: CeleryApp, discovery: Discovery) -> None:
                 _read_update(app, fact.call, discovery, module)
             elif method == "config_from_object" and fact.call.args and _same_app(index, head, app.qname):
                 _read_object(app, fact.call, discovery, module)
+    if app.factory is not None:
+        _read_factory(app, discovery, *app.factory)
+
+
+def _read_factory(app: CeleryApp, discovery: Discovery, module: ModuleFacts, function: FunctionFact) -> None:
+    """`def create_app(): application = Celery(...); application.config_from_object(...); return application`."""
+    returned = {r.qname for r in function.returns if isinstance(r, Name) and r.kind == "local"}
+    for fact in module.calls:
+        func = fact.call.func
+        if fact.scope != function.qualname or not isinstance(func, Name) or func.kind != "local":
+            continue
+        head, _, method = func.qname.rpartition(".")
+        if method == "update" and head.endswith(".conf") and head[: -len(".conf")] in returned:
+            _read_update(app, fact.call, discovery, module)
+        elif method == "config_from_object" and fact.call.args and head in returned:
+            _read_object(app, fact.call, discovery, module)
 
 
 def _same_app(index: Any, written: str, bound: str) -> bool:
@@ -132,7 +151,10 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     prefix = f"{namespace}_" if isinstance(namespace, str) and namespace else ""
     candidates = [(prefix + key.upper() if prefix else key, key) for key in SETTINGS]
     candidates += list(app.old_names.items())
+    settings_class = _settings_class(discovery, settings_module)
     for written_key, key in candidates:
+        if settings_class is not None and _read_class_setting(app, discovery, settings_class, written_key, key):
+            continue
         target = index.resolve(f"{settings_module}.{written_key}")
         if target.kind == "value" and target.expr is not None and not target.attrs and target.module is not None:
             assign = _assignment(target.module, written_key)
@@ -147,6 +169,43 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
                 )
 
 
+def _settings_class(discovery: Discovery, settings_module: str) -> Optional[Target]:
+    """A settings class whose attributes become the module's settings: `Settings.load_settings(__name__)`
+    (readthedocs), or the class DJANGO_CONFIGURATION names (django-configurations)."""
+    index = discovery.index
+    module = index.module(settings_module)
+    if module is None:
+        return None
+    for fact in module.calls:
+        func = fact.call.func
+        if fact.scope == "" and isinstance(func, Name) and func.qname.endswith(".load_settings"):
+            target = index.resolve(func.qname[: -len(".load_settings")])
+            if target.kind == "class" and target.cls is not None:
+                return target
+    configuration = environment_default(discovery, "DJANGO_CONFIGURATION")
+    if configuration:
+        target = index.resolve(f"{settings_module}.{configuration}")
+        if target.kind == "class" and target.cls is not None:
+            return target
+    return None
+
+
+def _read_class_setting(app: CeleryApp, discovery: Discovery, settings: Target, written_key: str, key: str) -> bool:
+    """A setting written as a class attribute of the settings class or one of its bases."""
+    index = discovery.index
+    classes = [settings, *index.class_ancestors(settings.cls, settings.module)]
+    for target in classes:
+        if target.kind != "class" or target.cls is None or target.module is None:
+            continue
+        for name, value, span in target.cls.attrs:
+            if name == written_key:
+                constant = discovery.constant(value, Where(target.module))
+                location = Location(target.module.path, span)
+                app.settings[key] = OptionValue(constant, f"setting {written_key}", location)
+                return True
+    return False
+
+
 def _assignment(module: ModuleFacts, name: str) -> Optional[AssignFact]:
     for assign in module.assigns:
         if assign.target == name:
@@ -156,6 +215,11 @@ def _assignment(module: ModuleFacts, name: str) -> Optional[AssignFact]:
 
 def django_settings_module(discovery: Discovery) -> Optional[str]:
     """DJANGO_SETTINGS_MODULE as the project sets it (os.environ.setdefault(...))."""
+    return environment_default(discovery, "DJANGO_SETTINGS_MODULE")
+
+
+def environment_default(discovery: Discovery, variable: str) -> Optional[str]:
+    """The value the project gives an environment variable with `os.environ.setdefault(...)`."""
     for module in discovery.index.scanned():
         for fact in module.calls:
             call = fact.call
@@ -163,7 +227,7 @@ def django_settings_module(discovery: Discovery) -> Optional[str]:
                 isinstance(call.func, Name)
                 and call.func.qname.endswith("environ.setdefault")
                 and len(call.args) == 2
-                and call.args[0] == Const("DJANGO_SETTINGS_MODULE")
+                and call.args[0] == Const(variable)
                 and isinstance(call.args[1], Const)
                 and isinstance(call.args[1].value, str)
             ):
