@@ -850,6 +850,7 @@ def test_claims_and_row_locks_cover_effects_in_helpers(project):
             "shop/tasks.py": """
                 from celery import shared_task
                 from django.db import transaction
+                from django.db.models import Q
                 from shop.helpers import record
                 from shop.models import Order
 
@@ -865,6 +866,16 @@ def test_claims_and_row_locks_cover_effects_in_helpers(project):
                     with transaction.atomic():
                         Order.objects.select_for_update().get(pk=order_id)
                         record([order_id])
+
+                def refundable():
+                    return Order.objects.filter(Q(refundable=True) | Q(status="paid"))
+
+                @shared_task(expires=60, queue="q")
+                def refund_selected_by_helper():
+                    rows = refundable()
+                    with transaction.atomic():
+                        rows.update(refundable=False)
+                        record([row.pk for row in rows])
 
                 @shared_task(expires=60, queue="q")
                 def plain(order_id):

@@ -555,15 +555,24 @@ class EffectAnalysis:
         where = self._scope(scope) if scope else None
         if where is None or where.function is None:
             return False
-        filtered, updated = set(), set()
+        updated = set()
         for fact in self.calls_of(where.module, where.function):
-            name = leaf(fact.call.func)
-            fields = {key.split("__")[0] for key, _ in fact.call.kwargs}
-            if name in ("filter", "exclude"):
-                filtered |= fields
-            elif name == "update":
-                updated |= fields
-        return bool(filtered & updated - {"id", "pk"})
+            if leaf(fact.call.func) == "update":
+                updated |= {key.split("__")[0] for key, _ in fact.call.kwargs}
+        updated -= {"id", "pk"}
+        return bool(updated) and bool(self._filtered_fields(where.module, where.function, 0) & updated)
+
+    def _filtered_fields(self, module: ModuleFacts, function: FunctionFact, depth: int) -> set:
+        """Fields the function (or a helper it calls, e.g. `pending_rows()`) selects rows by."""
+        fields = set()
+        for fact in self.calls_of(module, function):
+            if leaf(fact.call.func) in ("filter", "exclude", "Q"):
+                fields |= {key.split("__")[0] for key, _ in fact.call.kwargs}
+            elif depth < 2:
+                found = self.index.function_of(self.index.denote(fact.call.func, Where(module, function)))
+                if found is not None:
+                    fields |= self._filtered_fields(*found, depth + 1)
+        return fields
 
     def locks_rows(self, scope: str) -> bool:
         """Whether the function making the effect reads its rows with select_for_update()."""
