@@ -6,7 +6,7 @@ import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from jobcheck import files as file_discovery
 from jobcheck import prefilter
@@ -32,6 +32,8 @@ class RunResult:
     modules: List[ModuleFacts] = field(default_factory=list)
     files_checked: int = 0
     project: object = None
+    root: Path = Path(".")  # paths of findings are relative to it
+    suppressed: List[Any] = field(default_factory=list)  # suppressions.Suppressed, left out of reports
 
 
 def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
@@ -181,6 +183,23 @@ class SourceSet:
         return list(selected.values())
 
 
+def _suppress(findings: List[Finding], data: Dict[str, bytes], project: Any, ran: Set[str]):
+    """Leave out what suppression comments silence; report unused ones as JC002 when it ran."""
+    from jobcheck import suppressions
+
+    directives_of = {
+        rel: suppressions.read_directives(raw.decode("utf-8", errors="replace"))
+        for rel, raw in data.items()
+        if b"noqa" in raw or b"jobcheck:" in raw
+    }
+    directives_of = {rel: found for rel, found in directives_of.items() if found}
+    task_lines = {task.qualname: task.location for task in getattr(project, "tasks", ())}
+    kept, suppressed = suppressions.apply(findings, directives_of, task_lines)
+    if "JC002" in ran:
+        kept.extend(suppressions.unused(directives_of, ran))
+    return kept, suppressed
+
+
 def internal_error_message(error: BaseException) -> str:
     frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
@@ -198,7 +217,7 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     from jobcheck.analysis.index import ProjectIndex
 
     discovery = file_discovery.discover(paths, config)
-    result = RunResult()
+    result = RunResult(root=config.root)
     result.notifications.extend(Notification(path, problem) for path, problem in discovery.errors)
     knowledge = load_knowledge(config.task_decorators, config.enqueue_functions)
     sources = SourceSet(discovery.files, config.root, jobs)
@@ -217,7 +236,9 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     result.modules = modules
     result.files_checked = len(discovery.files)
     result.notifications.extend(sources.notifications)
-    findings, failures = run_checks(project, modules, config, catalog, set(codes))
+    codes = set(codes)
+    findings, failures = run_checks(project, modules, config, catalog, codes)
+    findings, result.suppressed = _suppress(findings, sources.data, project, codes)
     result.findings = sorted(findings, key=Finding.sort_key)
     result.notifications.extend(Notification(path, message, "internal") for path, message in failures)
     result.notifications.sort(key=lambda n: (n.path, n.message))

@@ -118,7 +118,7 @@ def test_examples_trigger_and_use_instead_is_clean(code, tmp_path):
     for key, expect in (("example", True), ("use_instead", False)):
         root = tmp_path / key
         write_project(root, {"pyproject.toml": "[tool.jobcheck]\n", "snippet.py": python_block(docs[key]), **DOC_APP})
-        result = run_on(root, {code})
+        result = run_on(root, load_catalog().select([], [], [code]))  # as users run it: defaults + the rule
         fired = any(f.code == code for f in result.findings)
         assert fired is expect, f"{code} {key}: fired={fired}"
 

@@ -20,7 +20,9 @@ CHECK_MODULES = (syntax, idempotency, retries, queues, transactions, staleness)
 
 
 def implemented_codes() -> Set[str]:
-    return {code for module in CHECK_MODULES for code in module.CODES}
+    from jobcheck import suppressions
+
+    return {code for module in (*CHECK_MODULES, suppressions) for code in module.CODES}
 
 
 def run_checks(

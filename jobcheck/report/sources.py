@@ -1,0 +1,41 @@
+"""The text of reported files, read once per report, as tools that consume reports see it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from jobcheck.report.fingerprint import decode_like_node
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class Sources:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._texts: Dict[str, Optional[str]] = {}
+        self._lines: Dict[str, List[str]] = {}
+
+    def text(self, path: str) -> Optional[str]:
+        if path not in self._texts:
+            try:
+                self._texts[path] = decode_like_node((self.root / path).read_bytes())
+            except OSError:
+                self._texts[path] = None
+        return self._texts[path]
+
+    def lines(self, path: str) -> List[str]:
+        if path not in self._lines:
+            text = self.text(path)
+            self._lines[path] = LINE_BREAK.split(text) if text is not None else []
+        return self._lines[path]
+
+    def line(self, path: str, number: int) -> str:
+        lines = self.lines(path)
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+    def utf16_column(self, path: str, line: int, column: int) -> int:
+        """A 0-based column in code points -> 1-based in UTF-16 code units (SARIF, LSP)."""
+        prefix = self.line(path, line)[:column]
+        return len(prefix.encode("utf-16-le", "surrogatepass")) // 2 + 1 + max(0, column - len(prefix))
