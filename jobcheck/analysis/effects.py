@@ -439,6 +439,9 @@ class EffectAnalysis:
 
     # ------------------------------------------------------------------ guards
 
+    def scope_of(self, frame: Frame) -> Optional[Where]:
+        return self._scope(frame.scope) if frame.scope else None
+
     def _scope(self, scope: str) -> Optional[Where]:
         module_name, _, qualname = scope.partition(":")
         module = self.index.module(module_name)
@@ -456,14 +459,12 @@ class EffectAnalysis:
         for call in frame.exprs:
             name = leaf(call.func) or ""
             split = split_method(call.func)
-            on_argument = (
-                split is not None
-                and isinstance(split[0], Name)
-                and split[0].kind == "local"
-                and split[0].qname.split(".")[0] in parameters
-            )
+            root = _chain_root(split[0]) if split is not None else None
+            on_argument = root is not None and root.kind == "local" and root.qname.split(".")[0] in parameters
+            if isinstance(root, Name) and not isinstance(split[0], Name) and root.qname.split(".")[0] in ("self", "cls"):
+                on_argument = False  # `self.repo.get(...)`: a lookup through the task's own object
             if (name in leaves or name.startswith(prefixes)) and not on_argument:
-                return True  # a query or lookup (not `payload.get(...)` on the job's own argument)
+                return True  # a query or lookup (not `payload.get(...).get(...)` on the job's own argument)
             if where is not None:
                 canonical = self.index.denote(call.func, where).canonical
                 if canonical in self.v["guards"]["cache"] or canonical in self.v["guards"].get("functions", ()):
@@ -511,32 +512,38 @@ class EffectAnalysis:
             if not (on_parameter or leaf(call.func) in pure):
                 return False
 
+        locals_ = dict(where.function.locals)
+
         def harmless(name: str) -> bool:
             head = name.split(".")[0]
-            return (
-                head in parameters
-                or "." not in name  # existence or truth of a loaded value, not one of its fields
-                or head in ("settings", "config", "conf")
-                or head.isupper()
-            )
+            if "." not in name and head not in parameters and isinstance(locals_.get(head), Call):
+                # `if order is None: raise` is a not-found precondition; `if existing is not None:
+                # return` after a lookup is a dedupe check
+                return not _tests_presence(frame.text, head)
+            return head in parameters or "." not in name or head in ("settings", "config", "conf") or head.isupper()
 
         return all(harmless(name) for name in frame.names)
 
-    def manager_checks_state(self, manager: Expr, depth: int = 0) -> bool:
+    def manager_checks_state(self, manager: Expr, where: Optional[Where] = None, depth: int = 0) -> bool:
         """A project context manager that exits early on stored state before it yields
         (`async with events.handle(event_id):` raising when the event was handled)."""
         func = manager.func if isinstance(manager, Call) else manager
-        if not isinstance(func, Name) or func.kind != "global":
+        if where is not None:
+            target = self.index.denote(func, where)
+        elif isinstance(func, Name) and func.kind == "global":
+            target = self.index.resolve(func.qname)
+        else:
             return False
-        found = self.index.function_of(self.index.resolve(func.qname))
+        found = self.index.function_of(target)
         if found is None:
             return False
         module, function = found
+        inner = Where(module, function)
         for fact in self.calls_of(module, function):
             if any(frame.kind == "guard" and self.reads_stored_state(frame) for frame in fact.context):
                 return True
-            if depth < 3 and self.manager_checks_state(fact.call, depth + 1):
-                return True  # a context manager that delegates to a guarding one (`with handle(...)`)
+            if depth < 3 and self.manager_checks_state(fact.call, inner, depth + 1):
+                return True  # delegates to a guarding one (`async with self.handle(...)`)
         return False
 
     def is_lock(self, manager: Expr, where: Optional[Where] = None) -> bool:
@@ -574,16 +581,34 @@ class EffectAnalysis:
                     fields |= self._filtered_fields(*found, depth + 1)
         return fields
 
+    def commits(self, scope: str) -> bool:
+        """Whether the function calls `.commit()` itself (a SQLAlchemy session, a DB-API connection)."""
+        where = self._scope(scope) if scope else None
+        if where is None or where.function is None:
+            return False
+        return any(leaf(fact.call.func) == "commit" for fact in self.calls_of(where.module, where.function))
+
     def locks_rows(self, scope: str) -> bool:
         """Whether the function making the effect reads its rows with select_for_update()."""
         where = self._scope(scope) if scope else None
         if where is None or where.function is None:
             return False
-        return any(
-            leaf(fact.call.func) in ("select_for_update", "with_for_update")
-            or any(key in ("for_update", "with_for_update") and value == Const(True) for key, value in fact.call.kwargs)
-            for fact in self.calls_of(where.module, where.function)
-        )
+        return self._locks_rows_in(where.module, where.function, 0)
+
+    def _locks_rows_in(self, module: ModuleFacts, function: FunctionFact, depth: int) -> bool:
+        """select_for_update in the function, or in a helper it calls (`checkout_qs_select_for_update()`)."""
+        for fact in self.calls_of(module, function):
+            if depth and any(frame.kind in ("branch", "guard") for frame in fact.context):
+                continue  # a helper that locks only when asked (`if for_update: q = q.with_for_update()`)
+            if leaf(fact.call.func) in ("select_for_update", "with_for_update") or any(
+                key in ("for_update", "with_for_update") and value == Const(True) for key, value in fact.call.kwargs
+            ):
+                return True
+            if depth < 2:
+                found = self.index.function_of(self.index.denote(fact.call.func, Where(module, function)))
+                if found is not None and self._locks_rows_in(*found, depth + 1):
+                    return True
+        return False
 
     # ------------------------------------------------------------------ one call
 
@@ -795,6 +820,27 @@ class EffectAnalysis:
 # ---------------------------------------------------------------------- context
 
 
+def _tests_presence(test: str, name: str) -> bool:
+    """Whether an early exit fires when `name` holds something (`x is not None`, `x`, `len(x)`)
+    rather than when it is missing (`x is None`, `not x`)."""
+    words = " ".join(test.split())
+    if re.search(rf"\bnot\s+{re.escape(name)}\b|\b{re.escape(name)}\s+is\s+None\b|\b{re.escape(name)}\s*==\s*None", words):
+        return False
+    return bool(re.search(rf"\b{re.escape(name)}\b", words))
+
+
+def _chain_root(expr: Expr) -> Optional[Name]:
+    """The name a chain of calls and attributes starts from: `data` in `data.get("a", {}).get("b")`."""
+    for _ in range(20):
+        if isinstance(expr, Call):
+            expr = expr.func
+        elif isinstance(expr, Attr):
+            expr = expr.base
+        else:
+            break
+    return expr if isinstance(expr, Name) else None
+
+
 def _on_replica(call: Call) -> bool:
     """`atomic(using=...)` naming a read replica: "replica", "reader", "read_only"..."""
     using = dict(call.kwargs).get("using")
@@ -867,7 +913,9 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
             found.append(("dedupe check", f"if {frame.text}: exit"))
         elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):
             found.append(("lock", "with lock"))
-        elif frame.kind == "with" and any(analysis.manager_checks_state(manager) for manager in frame.exprs):
+        elif frame.kind == "with" and any(
+            analysis.manager_checks_state(manager, analysis.scope_of(frame)) for manager in frame.exprs
+        ):
             found.append(("dedupe check", "in the context manager"))
     path = effect.path or (effect.scope,)
     if any(analysis.locks_rows(scope) for scope in path):

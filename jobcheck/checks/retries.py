@@ -11,6 +11,8 @@ from jobcheck.model import Finding, RelatedLocation, Task
 
 CODES = ("JC301",)
 
+UNIT_OF_WORK_APIS = ("session.", "sqlalchemy.")
+
 
 def retried_by(task: Task) -> Optional[str]:
     """Why the framework runs this task again after a failure, or None."""
@@ -41,12 +43,25 @@ def retry_points(ctx, task: Task) -> RetryPoints:
     return RetryPoints(ctx.analysis, frozenset(("self", task.qualname)), exceptions)
 
 
+def rolled_back_on_failure(ctx, effect) -> bool:
+    """A SQLAlchemy write with no `commit()` on its path: the failure that triggers the retry
+    rolls it back (the session commits at the end of the unit of work), so the retry cannot
+    repeat it. A redelivery after the commit still can: that is JC101's finding."""
+    if effect.kind != "db-write" or not effect.api.startswith(UNIT_OF_WORK_APIS):
+        return False
+    return not any(ctx.analysis.commits(scope) for scope in effect.path or (effect.scope,))
+
+
 def check_task(ctx, task: Task) -> Iterator[Finding]:
     why = retried_by(task)
     if why is None:
         return
     points = retry_points(ctx, task)
-    effects = [e for e in idempotency.unguarded(ctx, task, ("external", "insert", "increment")) if points.follow(e)]
+    effects = [
+        e
+        for e in idempotency.unguarded(ctx, task, ("external", "insert", "increment"))
+        if points.follow(e) and not rolled_back_on_failure(ctx, e)
+    ]
     if not effects:
         return
     first = effects[0]

@@ -1,0 +1,165 @@
+"""Guards and retry points found on real projects (round-6 triage), each with its look-alike."""
+
+from conftest import run_on
+
+MODELS = """
+from django.db import models
+
+class Order(models.Model):
+    status = models.CharField(max_length=10)
+
+class Receipt(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE)
+"""
+
+ALCHEMY = """
+from sqlalchemy.ext.asyncio import AsyncSession
+
+class Balance:
+    pass
+"""
+
+
+def codes_by_task(root, codes):
+    return sorted(f"{(f.task or '').rsplit('.', 1)[-1]}:{f.code}" for f in run_on(root, codes).findings)
+
+
+def test_an_exit_when_a_lookup_finds_something_is_a_dedupe_check(project):
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/models.py": MODELS,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Order, Receipt
+
+                def find_receipt(order_id):
+                    return Receipt.objects.filter(order_id=order_id).first()
+
+                @shared_task(queue="q", expires=60)
+                def already_done(order_id):
+                    existing = find_receipt(order_id)
+                    if existing is not None:
+                        return
+                    Receipt.objects.create(order_id=order_id)
+
+                @shared_task(queue="q", expires=60)
+                def not_found_is_a_precondition(order_id):
+                    order = Order.objects.filter(pk=order_id).first()
+                    if order is None:
+                        return
+                    Receipt.objects.create(order_id=order_id)
+
+                @shared_task(queue="q", expires=60)
+                def argument_lookup_is_not_stored_state(data):
+                    if not data.get("order", {}).get("lines"):
+                        return
+                    Receipt.objects.create(order_id=data["order"]["id"])
+            """,
+        }
+    )
+    assert codes_by_task(root, {"JC101"}) == [
+        "argument_lookup_is_not_stored_state:JC101",
+        "not_found_is_a_precondition:JC101",
+    ]
+
+
+def test_a_context_manager_delegating_through_self_to_a_guarding_one(project):
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/models.py": MODELS,
+            "shop/events.py": """
+                import contextlib
+                from shop.models import Order
+
+                class EventService:
+                    @contextlib.contextmanager
+                    def handle(self, event_id):
+                        event = Order.objects.get(pk=event_id)
+                        if event.status == "handled":
+                            raise RuntimeError("already handled")
+                        yield event
+                        Order.objects.filter(pk=event_id).update(status="handled")
+
+                    @contextlib.contextmanager
+                    def handle_stripe(self, event_id):
+                        with self.handle(event_id) as event:
+                            yield event
+
+                events = EventService()
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.events import events
+                from shop.models import Receipt
+
+                @shared_task(queue="q", expires=60)
+                def on_event(event_id):
+                    with events.handle_stripe(event_id):
+                        Receipt.objects.create(order_id=event_id)
+            """,
+        }
+    )
+    assert codes_by_task(root, {"JC101"}) == []
+
+
+def test_row_locks_taken_by_a_helper_only_when_unconditional(project):
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/models.py": MODELS,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from django.db import transaction
+                from shop.models import Order, Receipt
+
+                def locked_orders():
+                    return Order.objects.select_for_update()
+
+                def orders(for_update=False):
+                    query = Order.objects.all()
+                    if for_update:
+                        query = query.select_for_update()
+                    return query
+
+                @shared_task(queue="q", expires=60)
+                def with_lock(order_id):
+                    with transaction.atomic():
+                        locked_orders().filter(pk=order_id, status="new").first()
+                        Receipt.objects.create(order_id=order_id)
+
+                @shared_task(queue="q", expires=60)
+                def without_lock(order_id):
+                    orders().filter(pk=order_id).first()
+                    Receipt.objects.create(order_id=order_id)
+            """,
+        }
+    )
+    assert codes_by_task(root, {"JC101"}) == ["without_lock:JC101"]
+
+
+def test_sqlalchemy_writes_are_rolled_back_before_a_retry_unless_committed(project):
+    root = project(
+        {
+            "billing/__init__.py": "",
+            "billing/tasks.py": """
+                import dramatiq
+                from sqlalchemy.ext.asyncio import AsyncSession
+
+                from billing.models import Balance
+
+                @dramatiq.actor(queue_name="billing", max_age=60_000)
+                async def record(session: AsyncSession, amount):
+                    session.add(Balance())
+
+                @dramatiq.actor(queue_name="billing", max_age=60_000)
+                async def record_and_commit(session: AsyncSession, amount):
+                    session.add(Balance())
+                    await session.commit()
+            """,
+            "billing/models.py": ALCHEMY,
+        }
+    )
+    assert codes_by_task(root, {"JC301"}) == ["record_and_commit:JC301"]
+    assert codes_by_task(root, {"JC101"}) == ["record:JC101", "record_and_commit:JC101"]
