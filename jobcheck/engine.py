@@ -34,6 +34,9 @@ class RunResult:
     project: object = None
     root: Path = Path(".")  # paths of findings are relative to it
     suppressed: List[Any] = field(default_factory=list)  # suppressions.Suppressed, left out of reports
+    baseline: Optional[str] = None  # the baseline file in use: `findings` are then the new ones
+    unchanged: List[Finding] = field(default_factory=list)  # findings the baseline already holds
+    absent: int = 0  # baseline entries no longer found
 
 
 def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 from urllib.parse import quote
 
 from jobcheck import HOMEPAGE, __version__
 from jobcheck.catalog import DOC_SECTIONS, Catalog, Rule
 from jobcheck.engine import RunResult
 from jobcheck.model import Finding, Location
-from jobcheck.report.fingerprint import primary_location_line_hashes
 from jobcheck.report.findings import Reported, reported_findings
 from jobcheck.report.sources import Sources
 
@@ -123,19 +122,10 @@ def _result(item: Reported, catalog: Catalog, rule_index: Dict[str, int], source
 
 def _fingerprints(finding: Finding, stable: str, sources: Sources) -> Dict[str, str]:
     prints = {"jobcheck/v1": stable}
-    text = sources.text(finding.location.path)
-    if text is not None:
-        line_hash = _line_hashes(sources, finding.location.path, text).get(finding.location.line)
-        if line_hash is not None:
-            prints["primaryLocationLineHash"] = line_hash
+    line_hash = sources.line_hashes(finding.location.path).get(finding.location.line)
+    if line_hash is not None:
+        prints["primaryLocationLineHash"] = line_hash
     return prints
-
-
-def _line_hashes(sources: Sources, path: str, text: str) -> Dict[int, str]:
-    cache: Dict[str, Dict[int, str]] = sources.__dict__.setdefault("_line_hashes", {})
-    if path not in cache:
-        cache[path] = primary_location_line_hashes(text)
-    return cache[path]
 
 
 def _code_flow(finding: Finding, sources: Sources) -> Dict[str, Any]:
@@ -170,10 +160,3 @@ def _invocation(result: RunResult) -> Dict[str, Any]:
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     return invocation
-
-
-def suppression(kind: str, justification: Optional[str]) -> Dict[str, str]:
-    entry = {"kind": kind, "status": "accepted"}
-    if justification:
-        entry["justification"] = justification
-    return entry

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from jobcheck.report.fingerprint import decode_like_node
+from jobcheck.report.fingerprint import decode_like_node, primary_location_line_hashes
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -16,6 +16,7 @@ class Sources:
         self.root = root
         self._texts: Dict[str, Optional[str]] = {}
         self._lines: Dict[str, List[str]] = {}
+        self._hashes: Dict[str, Dict[int, str]] = {}
 
     def text(self, path: str) -> Optional[str]:
         if path not in self._texts:
@@ -39,3 +40,10 @@ class Sources:
         """A 0-based column in code points -> 1-based in UTF-16 code units (SARIF, LSP)."""
         prefix = self.line(path, line)[:column]
         return len(prefix.encode("utf-16-le", "surrogatepass")) // 2 + 1 + max(0, column - len(prefix))
+
+    def line_hashes(self, path: str) -> Dict[int, str]:
+        """GitHub's primaryLocationLineHash of every line of the file."""
+        if path not in self._hashes:
+            text = self.text(path)
+            self._hashes[path] = primary_location_line_hashes(text) if text is not None else {}
+        return self._hashes[path]
