@@ -234,6 +234,8 @@ class ModuleFacts:
     classes: Tuple[ClassFact, ...] = ()
     calls: Tuple[CallFact, ...] = ()
     error: Optional[SyntaxErrorFact] = None
+    # string keys of dicts written outside functions (settings, beat schedules): (key, span)
+    dict_keys: Tuple[Tuple[str, Span], ...] = ()
 
 
 # ----------------------------------------------------------------- tasks and results

@@ -163,3 +163,28 @@ def test_sqlalchemy_writes_are_rolled_back_before_a_retry_unless_committed(proje
     )
     assert codes_by_task(root, {"JC301"}) == ["record_and_commit:JC301"]
     assert codes_by_task(root, {"JC101"}) == ["record:JC101", "record_and_commit:JC101"]
+
+
+def test_a_bound_task_may_call_itself_anything(project):
+    root = project(
+        {
+            "mail/__init__.py": "",
+            "mail/tasks.py": """
+                from celery import shared_task
+
+                @shared_task(bind=True, queue="q", expires=60)
+                def send_email(task, address):
+                    try:
+                        deliver(address)
+                    except OSError as error:
+                        raise task.retry(exc=error)
+
+                def deliver(address):
+                    pass
+            """,
+        }
+    )
+    from conftest import task_named
+
+    retries = task_named(root, "send_email").option("retries")
+    assert retries.value == 3 and "self.retry at mail/tasks.py:8" in retries.source

@@ -568,6 +568,7 @@ def test_beat_schedule_entries_are_enqueue_sites(project):
                 app.conf.beat_schedule = {
                     "nightly": {"task": "b.jobs.nightly", "schedule": 3600.0, "options": {"expires": 600}},
                     "hourly": {"task": "b.jobs.hourly", "schedule": 60.0},
+                    "daily": {"task": "b.jobs.daily", "schedule": 86400.0},
                 }
             """,
             "b/jobs.py": """
@@ -581,15 +582,19 @@ def test_beat_schedule_entries_are_enqueue_sites(project):
                 @app.task(queue="q")
                 def hourly():
                     requests.post("https://x.example", headers={"Idempotency-Key": "h"})
+
+                @app.task(queue="q")
+                def daily():
+                    requests.post("https://x.example", headers={"Idempotency-Key": "d"})
             """,
         }
     )
     result = run_on(root, {"JC801"})
     beats = {s.task: dict(s.options) for s in result.project.enqueue_sites if s.api == "beat"}
-    assert beats == {"b.jobs.nightly": {"expires": 600}, "b.jobs.hourly": {}}
-    [finding] = result.findings
-    assert finding.task == "b.jobs.hourly"
-    assert finding.location.path == "b/app.py"  # at the schedule, not the def
+    assert beats == {"b.jobs.nightly": {"expires": 600}, "b.jobs.hourly": {}, "b.jobs.daily": {}}
+    # at each schedule entry's key, not the def (and not all at the start of the schedule)
+    found = [(f.task, f.location.path, f.location.line, f.location.col) for f in result.findings]
+    assert found == [("b.jobs.hourly", "b/app.py", 6, 4), ("b.jobs.daily", "b/app.py", 7, 4)]
 
 
 def test_rq_default_queues_for_jc401(project):

@@ -64,6 +64,7 @@ def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -
         functions=tuple(walker.functions),
         classes=tuple(walker.classes),
         calls=tuple(walker.calls),
+        dict_keys=tuple(walker.dict_keys),
     )
     return _fill_spans(facts, spans)
 
@@ -258,6 +259,7 @@ class _Walker:
         self.functions: List[FunctionFact] = []
         self.classes: List[ClassFact] = []
         self.calls: List[CallFact] = []
+        self.dict_keys: List[Tuple[str, Any]] = []
         self.scopes: List[_Scope] = []
         self._augmented: Dict[str, List[Any]] = {}
         self.pending_nodes: List[cst.CSTNode] = []
@@ -603,6 +605,15 @@ class _Walker:
         self.walk_children(node)
         self._calls.pop()
 
+    def _walk_dict(self, node: cst.Dict) -> None:
+        if not any(scope.kind == "function" for scope in self.scopes):
+            for element in node.elements:
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                    value = element.key.evaluated_value
+                    if isinstance(value, str):
+                        self.dict_keys.append((value, self.span(element.key)))
+        self.walk_children(node)
+
     def _walk_then_children(self, node: cst.CSTNode) -> None:
         getattr(self, "visit_" + type(node).__name__)(node)
         self.walk_children(node)
@@ -793,6 +804,7 @@ _HANDLERS = {
     cst.AnnAssign: _Walker._walk_then_children,
     cst.AugAssign: _Walker._walk_then_children,
     cst.Return: _Walker._walk_then_children,
+    cst.Dict: _Walker._walk_dict,
     cst.Raise: _Walker._walk_then_children,
     cst.IndentedBlock: _Walker._walk_block,
     cst.Module: _Walker._walk_block,

@@ -40,7 +40,9 @@ def retry_points(ctx, task: Task) -> RetryPoints:
     if task.framework == "celery" and not (acks_late is not None and acks_late.value is True):
         autoretry = task.option("autoretry_for")
         exceptions = retried_exceptions(autoretry.value) if autoretry is not None else ()
-    return RetryPoints(ctx.analysis, frozenset(("self", task.qualname)), exceptions)
+    entry = ctx.analysis.entry(task)
+    bound = entry[1].params[0].name if entry is not None and entry[1].params else "self"
+    return RetryPoints(ctx.analysis, frozenset(("self", bound, task.qualname)), exceptions)
 
 
 def rolled_back_on_failure(ctx, effect) -> bool:

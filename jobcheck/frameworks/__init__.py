@@ -54,7 +54,7 @@ def build_project(index: ProjectIndex) -> Project:
                 options=tuple((k, discovery.constant(v, draft.where)) for k, v in draft.call.kwargs),
             )
         )
-    project.enqueue_sites.extend(celery.beat_sites(apps, project.tasks, project.enqueue_sites))
+    project.enqueue_sites.extend(celery.beat_sites(apps, project.tasks, list(index.modules.values())))
     project.tasks.sort(key=lambda t: (t.location.path, t.location.span))
     project.enqueue_sites.sort(key=lambda s: (s.location.path, s.location.span))
     return project

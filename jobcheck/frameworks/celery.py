@@ -238,7 +238,7 @@ def environment_default(discovery: Discovery, variable: str) -> Optional[str]:
 # ----------------------------------------------------------------------- beat
 
 
-def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> List[Any]:
+def beat_sites(apps: List[CeleryApp], tasks: List[Any], modules: List[ModuleFacts]) -> List[Any]:
     """`beat_schedule` entries and `sender.add_periodic_task(...)` calls: they enqueue a task by name
     (RULES reading 14), with their `options` (queue, expires, priority)."""
     from jobcheck.model import EnqueueSite
@@ -249,7 +249,8 @@ def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> Lis
         schedule = app.settings.get("beat_schedule")
         if schedule is None:
             continue
-        for entry in _entries(schedule.value):
+        written = schedule.location or app.location
+        for key, entry in _entries(schedule.value):
             if not isinstance(entry.get("task"), str):
                 continue
             options = entry.get("options") if isinstance(entry.get("options"), dict) else {}
@@ -258,7 +259,7 @@ def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> Lis
                     framework="celery",
                     api="beat",
                     task=by_name.get(entry["task"]),
-                    location=schedule.location or app.location,
+                    location=_entry_location(modules, written, key),
                     scope="",
                     options=tuple(sorted(options.items())),
                 )
@@ -266,10 +267,25 @@ def beat_sites(apps: List[CeleryApp], tasks: List[Any], known: List[Any]) -> Lis
     return sites
 
 
-def _entries(value: Any) -> List[Dict[str, Any]]:
-    """The entries of a beat schedule, literal or not (`crontab(...)` values make it non-literal)."""
-    entries = value.values() if isinstance(value, dict) else value.items if isinstance(value, Collection) else []
-    return [_literal_dict(entry) for entry in entries if _literal_dict(entry) is not None]
+def _entries(value: Any) -> List[Tuple[Any, Dict[str, Any]]]:
+    """(name, entry) of a beat schedule, literal or not (`crontab(...)` values make it non-literal)."""
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, Collection) and value.kind == "dict":
+        pairs = [(k.value if isinstance(k, Const) else None, v) for k, v in zip(value.keys, value.items)]
+    else:
+        pairs = []
+    return [(name, _literal_dict(entry)) for name, entry in pairs if _literal_dict(entry) is not None]
+
+
+def _entry_location(modules: List[ModuleFacts], written: Location, name: Any) -> Location:
+    """Where a schedule entry's name is written (the first such key after the schedule starts)."""
+    module = next((m for m in modules if m.path == written.path), None)
+    if module is not None and isinstance(name, str):
+        for key, span in module.dict_keys:
+            if key == name and span[:2] >= written.span[:2]:
+                return Location(written.path, span)
+    return written
 
 
 def _literal_dict(value: Any) -> Optional[Dict[str, Any]]:
@@ -379,18 +395,25 @@ def retries_used(discovery: Discovery, task: TaskDef) -> Optional[Location]:
         func = fact.call.func
         if isinstance(func, Name) and func.qname.endswith(".retry"):
             receiver = func.qname[: -len(".retry")]
-            if receiver in ("self", f"{task.module.module}.{task.qualname}", task.qualname):
+            if receiver in ("self", bound_name(task), f"{task.module.module}.{task.qualname}", task.qualname):
                 return Location(task.module.path, fact.call.span)
         where = Where(task.module, discovery.index.function(task.module.module, fact.scope))
-        found = _retry_in_helper(discovery, fact.call, where)
+        found = _retry_in_helper(discovery, fact.call, where, bound_name(task))
         if found is not None:
             return found
     return None
 
 
-def _retry_in_helper(discovery: Discovery, call: Call, where: Where) -> Optional[Location]:
+def bound_name(task: TaskDef) -> str:
+    """What a bound task calls itself: the first parameter (`self`, or `task` in warehouse)."""
+    if task.function is not None and task.function.params:
+        return task.function.params[0].name
+    return "self"
+
+
+def _retry_in_helper(discovery: Discovery, call: Call, where: Where, bound: str) -> Optional[Location]:
     """`helper(self, ...)` where the helper calls `param.retry(...)` on the task it was given."""
-    positions = [i for i, arg in enumerate(call.args) if isinstance(arg, Name) and arg.qname == "self"]
+    positions = [i for i, arg in enumerate(call.args) if isinstance(arg, Name) and arg.qname in ("self", bound)]
     if not positions or call.star_args:
         return None
     found = discovery.index.function_of(discovery.index.denote(call.func, where))
