@@ -188,3 +188,31 @@ def test_a_bound_task_may_call_itself_anything(project):
 
     retries = task_named(root, "send_email").option("retries")
     assert retries.value == 3 and "self.retry at mail/tasks.py:8" in retries.source
+
+
+def test_posts_that_only_ask_are_not_effects(project):
+    root = project(
+        {
+            "ml/__init__.py": "",
+            "ml/tasks.py": """
+                import requests
+                from celery import shared_task
+
+                SERVER = "http://fasttext:8000"
+
+                def predict_language(text):
+                    return requests.post(f"{SERVER}/lang", json=[text]).json()
+
+                @shared_task(queue="q", expires=60)
+                def detect(text):
+                    predict_language(text)
+                    requests.post(f"{SERVER}/predict?k=10", json=[text])
+                    requests.post("http://search:9200/products/_search", json={"query": text})
+
+                @shared_task(queue="q", expires=60)
+                def notify(text):
+                    requests.post(f"{SERVER}/messages", json=[text])
+            """,
+        }
+    )
+    assert codes_by_task(root, {"JC101"}) == ["notify:JC101"]

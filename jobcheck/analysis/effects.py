@@ -30,6 +30,7 @@ from jobcheck.model import (
     ModuleFacts,
     Name,
     Subscript,
+    Unknown,
     leaf,
     split_method,
 )
@@ -613,6 +614,27 @@ class EffectAnalysis:
     # ------------------------------------------------------------------ one call
 
     def classify(self, fact: CallFact, where: Where, location: Location) -> Optional[Effect]:
+        effect = self._classify(fact, where, location)
+        if effect is not None and effect.detail.startswith("http") and self._asks_only(fact.call, where):
+            return None
+        return effect
+
+    def _asks_only(self, call: Call, where: Where) -> bool:
+        """An HTTP POST that only asks something: `post(f"{URI}/predict", ...)` or made by `predict_lang()`."""
+        http = self.v["http"]
+        name = where.function.name.lower() if where.function is not None else ""
+        if name.startswith(tuple(http.get("read_only_function_prefixes", ()))):
+            return True
+        url = call.args[1] if leaf(call.func) == "request" and len(call.args) > 1 else (call.args[0] if call.args else None)
+        if url is None:
+            url = dict(call.kwargs).get("url")
+        text = url.value if isinstance(url, Const) else url.text if isinstance(url, Unknown) else None
+        if not isinstance(text, str):
+            return False
+        path = text.split("?", 1)[0].lower()
+        return any(word in path for word in http.get("read_only_paths", ()))
+
+    def _classify(self, fact: CallFact, where: Where, location: Location) -> Optional[Effect]:
         call = fact.call
         site = self._enqueues.get((location.path, location.span))
         if site is not None:

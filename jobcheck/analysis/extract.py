@@ -363,6 +363,10 @@ class _Walker:
                 return Const(node.evaluated_value)
             except Exception:
                 return Unknown("string")
+        if isinstance(node, cst.FormattedString):
+            # an f-string: its literal text, with `{}` for each substitution (URLs, for their paths)
+            text = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in node.parts)
+            return Unknown(f"f-string:{text}")
         if isinstance(node, cst.Integer):
             return Const(node.evaluated_value)
         if isinstance(node, cst.Float):
