@@ -809,15 +809,23 @@ def test_constant_arguments_rule_out_branches_in_helpers(project):
                 def archive(order_id, dry_run):
                     if not dry_run:
                         Order.objects.filter(pk=order_id).delete()
+
+                def touch(order, with_save=True):
+                    if order.id and with_save:
+                        order.save()
+                    else:
+                        Order.objects.filter(pk=order.id).update(status="touched")
             """,
             "shop/tasks.py": """
                 from celery import shared_task
-                from shop.helpers import archive, close
+                from shop.helpers import archive, close, touch
+                from shop.models import Order
 
                 @shared_task
                 def quick(order_id):
                     close(order_id, save=False)
                     archive(order_id, True)
+                    touch(Order.objects.get(pk=order_id), with_save=False)
 
                 @shared_task
                 def full(order_id):
@@ -827,7 +835,7 @@ def test_constant_arguments_rule_out_branches_in_helpers(project):
         }
     )
     quick, _ = effects_of(root, "quick")
-    assert summary(quick) == [("db-write", "Order.objects.update", 1)]
+    assert summary(quick) == [("db-write", "Order.objects.update", 1), ("db-write", "Order.objects.update", 1)]
     full, _ = effects_of(root, "full")
     assert summary(full) == [
         ("db-write", "Order.objects.delete", 1),

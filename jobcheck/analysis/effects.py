@@ -917,9 +917,10 @@ def _constant_flags(call: Call, function: FunctionFact, where: Where) -> Dict[st
 
 def _ruled_out(effect: Effect, scope: str, flags: Dict[str, bool]) -> bool:
     for frame in effect.frames:
-        if frame.kind == "branch" and frame.scope == scope and frame.names and frame.names[0] in flags:
-            if frame.exprs and flags[frame.names[0]] != frame.exprs[0].value:
-                return True
+        if frame.kind == "branch" and frame.scope == scope:
+            for name, wanted in zip(frame.names, frame.exprs):
+                if name in flags and flags[name] != wanted.value:
+                    return True  # the arm needs `name` to be `wanted`, the caller fixed it otherwise
     return False
 
 

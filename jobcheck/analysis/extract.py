@@ -534,17 +534,20 @@ class _Walker:
         """Each arm of an `if` is a branch: writes in different arms never both run."""
         self.walk(node.test)
         test = self.span(node.test)
-        # `if flag:` / `if not flag:` on a plain name: a caller passing a constant decides the arm
-        flag, truthy = node.test, True
-        if isinstance(flag, cst.UnaryOperation) and isinstance(flag.operator, cst.Not):
-            flag, truthy = flag.expression, False
-        names = (flag.value,) if isinstance(flag, cst.Name) else ()
+        # `if flag:` / `if not flag:` on a plain name: a caller passing a constant decides the arm;
+        # in `if x and flag:` the flag decides only that the then-arm cannot run
         scope = f"{self.module_name}:{self.current_scope()}"
-        then = Frame("branch", (Const(truthy),) if names else (), names, "then", test, scope)
+        single = _flag_test(node.test)
+        conjuncts = [] if single else [f for f in map(_flag_test, _conjuncts(node.test)) if f]
+        then_flags = [single] if single else conjuncts
+        then = Frame(
+            "branch", tuple(Const(t) for _, t in then_flags), tuple(n for n, _ in then_flags), "then", test, scope
+        )
         self._framed(then, [node.body])
         if node.orelse is not None:
             arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
-            self._framed(Frame("branch", (Const(not truthy),) if names else (), names, "else", test, scope), [arm])
+            names, exprs = ((single[0],), (Const(not single[1]),)) if single else ((), ())
+            self._framed(Frame("branch", exprs, names, "else", test, scope), [arm])
 
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:
@@ -832,6 +835,19 @@ _HANDLERS = {
     cst.Comment: _Walker._skip,
     cst.EmptyLine: _Walker._skip,
 }
+
+
+def _flag_test(test: cst.BaseExpression) -> Optional[Tuple[str, bool]]:
+    """`flag` -> ("flag", True); `not flag` -> ("flag", False); anything else -> None."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return (test.expression.value, False) if isinstance(test.expression, cst.Name) else None
+    return (test.value, True) if isinstance(test, cst.Name) else None
+
+
+def _conjuncts(test: cst.BaseExpression) -> List[cst.BaseExpression]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return [*_conjuncts(test.left), *_conjuncts(test.right)]
+    return [test]
 
 
 def _exits(body: cst.BaseSuite) -> bool:
