@@ -810,7 +810,7 @@ def test_constant_arguments_rule_out_branches_in_helpers(project):
                     if not dry_run:
                         Order.objects.filter(pk=order_id).delete()
 
-                def touch(order, with_save=True):
+                def touch(order: Order, with_save=True):
                     if order.id and with_save:
                         order.save()
                     else:
