@@ -29,11 +29,16 @@ def test_jc502_suggests_the_framework_fix(messages):
 
 def test_jc301_names_the_retry_setting_and_the_effect(messages):
     message = message_at(messages, "fixtures/celery/shop/payments.py", "def settle_order", "JC301")
-    assert message.startswith("`settle_order` is retried (up to 3 times")
-    assert "retried by autoretry_for" in message
+    lines = (FIXTURES / "celery/shop/payments.py").read_text(encoding="utf-8").splitlines()
+    raise_line = next(i for i, line in enumerate(lines, start=1) if "raise CardExpired(order_id)" in line)
+    retry_line = next(i for i, line in enumerate(lines, start=1) if "raise task.retry(countdown=5)" in line)
+    assert message.startswith("`settle_order` is retried (up to 3 times, from decorator)")
     assert "`Payment.objects.create` has no guard" in message
+    assert f"a retry triggered at fixtures/celery/shop/payments.py:{raise_line}:" in message
     helper = message_at(messages, "fixtures/celery/shop/payments.py", "def record_then_retry_in_helper", "JC301")
-    assert "retried by self.retry at fixtures/celery/shop/payments.py:" in helper
+    assert f"a retry triggered at fixtures/celery/shop/payments.py:{retry_line}:" in helper
+    anywhere = message_at(messages, "fixtures/celery/shop/payments.py", "def record_retrying_anything", "JC301")
+    assert "retried by autoretry_for" in anywhere and "a failure after it makes the retry repeat it" in anywhere
 
 
 def test_jc101_names_the_api_and_the_way_it_is_reached(messages):

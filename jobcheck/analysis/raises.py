@@ -64,17 +64,20 @@ class RetryPoints:
 
     def follow(self, effect: Effect) -> bool:
         """Whether a retry point comes after the effect (so the retry runs the effect again)."""
-        if self.anywhere:
-            return True
+        return self.anywhere or self.point_after(effect) is not None
+
+    def point_after(self, effect: Effect) -> Optional[Location]:
+        """The first retry point after the effect, along its chain (its own location when a
+        level of the chain cannot be read: the finding is kept)."""
         sites = (*effect.chain, effect.location)
         for scope, site in zip(effect.path, sites):
             found = self._function(scope)
             if found is None:
-                return True  # cannot read that level: keep the finding
-            module, function = found
-            if self._after(module, function, site):
-                return True
-        return False
+                return site
+            point = self._after(*found, site)
+            if point is not None:
+                return point
+        return None
 
     def _function(self, scope: str) -> Optional[Tuple[ModuleFacts, FunctionFact]]:
         module_name, _, qualname = scope.partition(":")
@@ -82,7 +85,7 @@ class RetryPoints:
         function = self.index.function(module_name, qualname) if module is not None else None
         return (module, function) if function is not None else None
 
-    def _after(self, module: ModuleFacts, function: FunctionFact, site: Location) -> bool:
+    def _after(self, module: ModuleFacts, function: FunctionFact, site: Location) -> Optional[Location]:
         """A retry point in `function` after `site` (anywhere in it, when the site is in a loop)."""
         calls = self.analysis.calls_of(module, function)
         in_loop = any(
@@ -90,12 +93,15 @@ class RetryPoints:
         )
         start = site.span[:2]
         where = Where(module, function)
-        for fact in calls:
-            if (in_loop or fact.call.span[:2] > start) and self._call_retries(fact.call, where):
-                return True
-        return any(
-            (in_loop or span[:2] > start) and self._raises(exc, where) for exc, span, _ in function.raises
-        )
+        points = [
+            fact.call.span
+            for fact in calls
+            if (in_loop or fact.call.span[:2] > start) and self._call_retries(fact.call, where)
+        ]
+        points += [
+            span for exc, span, _ in function.raises if (in_loop or span[:2] > start) and self._raises(exc, where)
+        ]
+        return Location(module.path, min(points)) if points else None
 
     # ------------------------------------------------------------------ what can raise
 

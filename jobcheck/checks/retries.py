@@ -69,10 +69,16 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     first = effects[0]
     related = tuple(RelatedLocation(e.location, f"{e.api} has no guard") for e in effects[:5])
     setting = "max_retries=0" if task.framework in ("dramatiq", "celery") else "retries=0"
+    point = None if points.anywhere else points.point_after(first)
+    if point is not None:
+        count = why.split(", from ")[0]
+        failure = f"a retry triggered at {point} comes after it and repeats it"
+        why = f"{count}, from {task.option('retries').source.split(';')[0]}"
+    else:
+        failure = "a failure after it makes the retry repeat it"
     yield Finding(
         "JC301",
-        f"`{short(task)}` is retried ({why}), but `{first.api}` has no guard: a failure after it makes "
-        "the retry repeat it. "
+        f"`{short(task)}` is retried ({why}), but `{first.api}` has no guard: {failure}. "
         f"Guard the effect (idempotency key, dedupe check) or set {setting} for this task.",
         task.location,
         task.qualname,
