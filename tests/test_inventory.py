@@ -675,3 +675,13 @@ def test_beat_schedule_with_crontab_values(project):
     )
     sites = [s for s in run_on(root, {"JC001"}).project.enqueue_sites if s.api == "beat"]
     assert [(s.task, dict(s.options)) for s in sites] == [("c.app.nightly", {"queue": "cron"})]
+
+
+def test_option_values_are_displayed_as_written_values():
+    from jobcheck.model import BinOp, Collection, Const, Name
+    from jobcheck.report.tasks import display
+
+    retry_kwargs = Collection("dict", (Name("tasks.MAX", "global"),), (Const("max_retries"),))
+    assert display(retry_kwargs) == {"max_retries": "tasks.MAX"}
+    assert display(BinOp("Add", Const(1), Name("x", "local"))) == "<computed>"
+    assert display(Collection("tuple", (Const(1), Name("E", "global")))) == [1, "E"]

@@ -8,15 +8,17 @@ from typing import Any, Dict, List, Optional
 
 from jobcheck.frameworks import INVENTORY_KEYS
 from jobcheck.analysis.effects import guard_frames, guards_of, in_callback, in_loop, transaction_frames
-from jobcheck.model import Attr, Call, Collection, Effect, Name, OptionValue, Task, Unknown
+from jobcheck.model import Attr, BinOp, Call, Collection, Const, Effect, Name, OptionValue, Subscript, Task, Unknown
 
 from jobcheck.report.json import location_json
 
 
 def display(value: Any) -> Any:
     """A JSON-friendly picture of an option value."""
-    if isinstance(value, Unknown):
+    if isinstance(value, (Unknown, BinOp, Subscript)):
         return "<computed>"
+    if isinstance(value, Const):
+        return display(value.value)
     if isinstance(value, Name):
         return value.qname
     if isinstance(value, Call):
