@@ -893,3 +893,25 @@ def test_claims_and_row_locks_cover_effects_in_helpers(project):
     )
     findings = run_on(root, {"JC101"}).findings
     assert [f.task.rsplit(".", 1)[-1] for f in findings] == ["plain"]
+
+
+def test_loop_variables_over_querysets_are_rows(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Order
+
+                @shared_task
+                def purge(ids, names):
+                    for order in Order.objects.filter(pk__in=ids):
+                        order.delete()
+                    for name in names:
+                        name.delete()
+                    Order.objects.filter(pk__in=ids)[0].save()
+            """,
+        }
+    )
+    effects, _ = effects_of(root, "purge")
+    assert summary(effects) == [("db-write", "Order.delete", 0), ("db-write", "Order.save", 0)]

@@ -83,6 +83,11 @@ class Typer:
             return self.attr(self.of(expr.base, where, depth + 1), expr.attr)
         if isinstance(expr, Call):
             return self._call(expr, where, depth)
+        if isinstance(expr, Subscript):
+            # an element of a queryset (`qs[0]`, or a loop variable over it) is a row
+            base = self.of(expr.base, where, depth + 1)
+            if base is not None and base[0] in ("queryset", "manager"):
+                return ("row", base[1])
         return None
 
     def _name(self, name: Name, where: Where, depth: int) -> VType:

@@ -564,6 +564,10 @@ class _Walker:
     def _walk_loop(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.For):
             self.walk(node.iter)
+            scope = self.scopes[-1] if self.scopes else None
+            if scope is not None and scope.kind == "function" and isinstance(node.target, cst.Name):
+                # `for order in Order.objects.filter(...)`: the loop variable is an element of it
+                scope.locals.setdefault(node.target.value, Subscript(self.expr(node.iter), (Unknown("element"),)))
         elif isinstance(node, cst.While):
             self.walk(node.test)
         self._framed(Frame("loop"), [node.body])
