@@ -78,9 +78,12 @@ def main() -> None:
     """jobcheck: find reliability bugs in Celery, RQ, Dramatiq and Huey job code."""
 
 
+CHECK_FORMATS = ["text", "concise", "json", "sarif", "github", "gitlab", "junit"]
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(CHECK_FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to this file.")
 @click.option(
     "--select", multiple=True, help="Rule codes or prefixes to enable (comma-separated), replacing the defaults."
@@ -96,7 +99,18 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--config", "config_path", type=click.Path(), help="A pyproject.toml or jobcheck TOML file to use.")
 @click.option("--show-chain", is_flag=True, help="Show the call chain of findings reached through helpers.")
+@click.option("--show-source", is_flag=True, help="Show the source line of each finding (text format).")
 @click.option("--statistics", is_flag=True, help="Count findings per rule.")
+@click.option(
+    "--include-suppressed",
+    is_flag=True,
+    help="Emit suppressed and baseline findings too, marked as such (sarif, json).",
+)
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), help="Report only findings not in this baseline.")
+@click.option(
+    "--write-baseline", "write_baseline", type=click.Path(dir_okay=False), help="Record the current findings as a baseline."
+)
+@click.option("--stdin-filename", type=click.Path(), help="With PATH `-`: read the file's text from stdin, as this file.")
 @click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count)."
 )
@@ -111,25 +125,75 @@ def check(
     exit_zero,
     config_path,
     show_chain,
+    show_source,
     statistics,
+    include_suppressed,
+    baseline_path,
+    write_baseline,
+    stdin_filename,
     jobs,
 ) -> None:
     """Check PATHS (default: the current directory) and report findings."""
     from jobcheck import engine
-    from jobcheck.report import json as json_report
-    from jobcheck.report import text as text_report
 
+    paths, stdin = _stdin_source(paths, stdin_filename)
     given, config = _load(paths, config_path)
     catalog = _catalog()
     selected = _selection(catalog, config, select, ignore, extend_select)
-    result = engine.run(given, config, catalog, selected, jobs or engine.default_jobs())
-    if output_format == "json":
-        report = json_report.render(result, catalog)
-    else:
-        color = output is None and sys.stdout.isatty()
-        report = text_report.render(result, catalog, color=color, show_chain=show_chain, statistics=statistics)
+    known = _read_baseline(baseline_path) if baseline_path else None
+    result = engine.run(given, config, catalog, selected, jobs or engine.default_jobs(), stdin)
+    if write_baseline:
+        from jobcheck import baseline
+
+        _write(baseline.render(result), write_baseline)
+    if known is not None:
+        from jobcheck import baseline
+
+        baseline.apply(result, known, baseline_path)
+    report = _render(result, catalog, output_format, output, show_chain, show_source, statistics, include_suppressed)
     _write(report, output)
     sys.exit(exit_code(result, catalog, fail_on or config.fail_on, exit_zero))
+
+
+def _stdin_source(paths: Sequence[str], stdin_filename: Optional[str]):
+    if stdin_filename is None:
+        if "-" in paths:
+            raise UsageProblem("reading from stdin (`-`) needs --stdin-filename to name the file")
+        return paths, None
+    if list(paths) not in ([], ["-"]):
+        raise UsageProblem("--stdin-filename checks one file read from stdin: pass `-` as the only path")
+    data = sys.stdin.buffer.read()
+    return [stdin_filename if Path(stdin_filename).exists() else str(Path(stdin_filename).parent)], (
+        Path(stdin_filename),
+        data,
+    )
+
+
+def _read_baseline(path: str):
+    from jobcheck import baseline
+
+    try:
+        return baseline.load(Path(path))
+    except baseline.BaselineError as error:
+        raise UsageProblem(str(error)) from None
+
+
+def _render(result, catalog, output_format, output, show_chain, show_source, statistics, include_suppressed) -> str:
+    from jobcheck.report import ci, sarif, text
+    from jobcheck.report import json as json_report
+
+    if output_format == "json":
+        return json_report.render(result, catalog, include_suppressed=include_suppressed)
+    if output_format == "sarif":
+        return sarif.render(result, catalog, include_suppressed=include_suppressed)
+    if output_format == "concise":
+        return text.concise(result, catalog)
+    if output_format in ("github", "gitlab", "junit"):
+        return getattr(ci, output_format)(result, catalog)
+    color = output is None and sys.stdout.isatty()
+    return text.render(
+        result, catalog, color=color, show_chain=show_chain, statistics=statistics, show_source=show_source
+    )
 
 
 def exit_code(result, catalog: Catalog, fail_on: str, exit_zero: bool) -> int:
@@ -216,9 +280,22 @@ def rule(code) -> None:
 
 
 def run() -> None:
-    """Entry point: no input ends in a traceback."""
+    """Entry point: no input ends in a traceback; usage errors are one line and exit 2."""
     try:
-        main(standalone_mode=True)
+        code = main(standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except UsageProblem as problem:
+        problem.show()
+        sys.exit(problem.exit_code)
+    except click.UsageError as error:
+        click.echo(f"jobcheck: error: {error.format_message()}", err=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        click.echo(f"jobcheck: error: {error.format_message()}", err=True)
+        sys.exit(2)
     except SystemExit:
         raise
     except KeyboardInterrupt:
@@ -226,3 +303,4 @@ def run() -> None:
     except Exception as error:  # pragma: no cover - the last line of defence
         click.echo(f"jobcheck: internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -105,7 +105,13 @@ class _Plain(Exception):
 class SourceSet:
     """The project's files: bytes read once, each parsed at most once, on demand."""
 
-    def __init__(self, sources: Sequence[file_discovery.SourceFile], root: Path, jobs: int = 1) -> None:
+    def __init__(
+        self,
+        sources: Sequence[file_discovery.SourceFile],
+        root: Path,
+        jobs: int = 1,
+        overrides: Optional[Dict[str, bytes]] = None,
+    ) -> None:
         self.jobs = jobs
         self._pool = None
         namer = file_discovery.ModuleNamer(root)
@@ -114,9 +120,10 @@ class SourceSet:
         self.data: Dict[str, bytes] = {}
         self.parsed: Dict[str, ModuleFacts] = {}
         self.notifications: List[Notification] = []
+        overrides = overrides or {}
         for source in sources:
             try:
-                self.data[source.rel] = source.path.read_bytes()
+                self.data[source.rel] = overrides[source.rel] if source.rel in overrides else source.path.read_bytes()
             except OSError as error:
                 self.notifications.append(Notification(source.rel, f"cannot read: {error.strerror or error}"))
                 continue
@@ -186,6 +193,33 @@ class SourceSet:
         return list(selected.values())
 
 
+def _relative(path: Path, config: Config) -> str:
+    return Path(os.path.relpath(path.resolve(), config.root.resolve())).as_posix()
+
+
+def _files_to_read(
+    paths: List[Path], config: Config, stdin: Optional[Tuple[Path, bytes]]
+) -> Tuple[List[file_discovery.SourceFile], Optional[Set[str]], List[Tuple[str, str]]]:
+    """(files to read, the files whose findings are reported or None for all, errors)."""
+    if stdin is not None:
+        rel = _relative(stdin[0], config)
+        if rel.startswith("../"):
+            return [], set(), [(str(stdin[0]), "outside the project root " + str(config.root))]
+        if file_discovery.excluded_file(rel, config):
+            return [], set(), []  # excluded: nothing to report, as for a named file
+        context = file_discovery.discover([config.root], config)
+        files = [f for f in context.files if f.rel != rel] + [file_discovery.SourceFile(stdin[0].resolve(), rel)]
+        return files, {rel}, context.errors
+    discovery = file_discovery.discover(paths, config)
+    if not any(p.is_file() for p in paths):
+        return discovery.files, None, discovery.errors
+    targets = {f.rel for f in discovery.files}
+    context = file_discovery.discover([config.root], config)
+    known = {f.rel for f in context.files}
+    files = context.files + [f for f in discovery.files if f.rel not in known]
+    return files, targets, discovery.errors
+
+
 def _suppress(findings: List[Finding], data: Dict[str, bytes], project: Any, ran: Set[str]):
     """Leave out what suppression comments silence; report unused ones as JC002 when it ran."""
     from jobcheck import suppressions
@@ -213,17 +247,28 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str], jobs: int = 1) -> RunResult:
+def run(
+    paths: List[Path],
+    config: Config,
+    catalog: Catalog,
+    codes: Iterable[str],
+    jobs: int = 1,
+    stdin: Optional[Tuple[Path, bytes]] = None,
+) -> RunResult:
+    """Check `paths`. Files named one by one (pre-commit) or read from stdin (editors, as
+    `stdin` = (the file's path, its text)) are checked in their project's context: the
+    whole project is read for tasks, helpers and settings, and only their findings are kept."""
     from jobcheck.checks import run_checks
     from jobcheck.frameworks import Project, build_project
 
     from jobcheck.analysis.index import ProjectIndex
 
-    discovery = file_discovery.discover(paths, config)
     result = RunResult(root=config.root)
-    result.notifications.extend(Notification(path, problem) for path, problem in discovery.errors)
+    files, targets, errors = _files_to_read(paths, config, stdin)
+    result.notifications.extend(Notification(path, problem) for path, problem in errors)
     knowledge = load_knowledge(config.task_decorators, config.enqueue_functions)
-    sources = SourceSet(discovery.files, config.root, jobs)
+    overrides = {_relative(stdin[0], config): stdin[1]} if stdin is not None else {}
+    sources = SourceSet(files, config.root, jobs, overrides)
     try:
         selected = sources.select(knowledge, config)
     finally:
@@ -237,11 +282,15 @@ def run(paths: List[Path], config: Config, catalog: Catalog, codes: Iterable[str
     result.project = project
     modules = sorted(sources.parsed.values(), key=lambda m: m.path)
     result.modules = modules
-    result.files_checked = len(discovery.files)
+    result.files_checked = len(files) if targets is None else len(targets)
     result.notifications.extend(sources.notifications)
     codes = set(codes)
     findings, failures = run_checks(project, modules, config, catalog, codes)
     findings, result.suppressed = _suppress(findings, sources.data, project, codes)
+    if targets is not None:
+        findings = [f for f in findings if f.location.path in targets]
+        result.suppressed = [s for s in result.suppressed if s.finding.location.path in targets]
+        failures = [(path, message) for path, message in failures if path in targets or path == "."]
     result.findings = sorted(findings, key=Finding.sort_key)
     result.notifications.extend(Notification(path, message, "internal") for path, message in failures)
     result.notifications.sort(key=lambda n: (n.path, n.message))

@@ -68,6 +68,16 @@ class _Matcher:
     def included(self, rel: str) -> bool:
         return self._match(rel, self.include)
 
+    def excluded_file(self, rel: str) -> bool:
+        """A file named on the command line: excluded itself or through a directory above it
+        (as ruff's force-exclude: pre-commit passes `tests/x.py` even when `tests` is excluded)."""
+        parts = rel.split("/")
+        return any(self.excluded("/".join(parts[: i + 1])) for i in range(len(parts)))
+
+
+def excluded_file(rel: str, config: Config) -> bool:
+    return _Matcher(config).excluded_file(rel)
+
 
 class _GitIgnores:
     """The .gitignore files between the project root and a directory, applied in order."""
@@ -172,7 +182,7 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             continue
         if absolute.is_dir():
             walk(absolute, "" if rel == "." else rel, {absolute})
-        elif not matcher.excluded(rel):
+        elif not matcher.excluded_file(rel):
             add(absolute, rel)
     files.sort(key=lambda f: f.rel)
     return Discovery(files=files, errors=errors)

@@ -306,6 +306,7 @@ class Effect:
 class RelatedLocation:
     location: Location
     message: str
+    step: bool = False  # a step of the call chain from the task body to the effect (SARIF codeFlows)
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ def at_task_body(effect: Effect, what: str) -> Tuple[Location, Tuple[RelatedLoca
     """Where a finding about an effect goes (the task-body call leading to it), and the chain."""
     if not effect.chain:
         return effect.location, ()
-    steps = [RelatedLocation(site, "calls") for site in effect.chain[1:]]
-    steps.append(RelatedLocation(effect.location, what))
+    steps = [RelatedLocation(site, "calls", step=True) for site in effect.chain[1:]]
+    steps.append(RelatedLocation(effect.location, what, step=True))
     return effect.chain[0], tuple(steps)
 
 

@@ -8,6 +8,8 @@ from typing import Any, Dict
 from jobcheck.catalog import Catalog
 from jobcheck.engine import RunResult
 from jobcheck.model import Finding, Location
+from jobcheck.report.findings import fingerprints
+from jobcheck.report.sources import Sources
 
 
 def location_json(location: Location) -> Dict[str, Any]:
@@ -34,10 +36,21 @@ def finding_json(finding: Finding, catalog: Catalog) -> Dict[str, Any]:
     }
 
 
-def render(result: RunResult, catalog: Catalog) -> str:
-    document = {
-        "findings": [finding_json(f, catalog) for f in result.findings],
+def render(result: RunResult, catalog: Catalog, *, include_suppressed: bool = False) -> str:
+    sources = Sources(result.root)
+    findings = []
+    for finding, print_ in zip(result.findings, fingerprints(result.findings, sources)):
+        findings.append({**finding_json(finding, catalog), "fingerprint": print_})
+    document: Dict[str, Any] = {
+        "findings": findings,
         "errors": [{"path": n.path, "message": n.message, "kind": n.kind} for n in result.notifications],
         "files_checked": result.files_checked,
+        "suppressed": len(result.suppressed),
     }
+    if include_suppressed:
+        document["suppressed_findings"] = [
+            {**finding_json(s.finding, catalog), "reason": s.reason} for s in result.suppressed
+        ]
+    if result.baseline is not None:
+        document["baseline"] = {"file": result.baseline, "unchanged": len(result.unchanged), "absent": result.absent}
     return json.dumps(document, indent=2, sort_keys=False) + "\n"

@@ -110,7 +110,8 @@ def _result(item: Reported, catalog: Catalog, rule_index: Dict[str, int], source
             {"id": i, "physicalLocation": _physical(r.location, sources), "message": {"text": r.message}}
             for i, r in enumerate(finding.related, start=1)
         ]
-        entry["codeFlows"] = [_code_flow(finding, sources)]
+        if any(r.step for r in finding.related):
+            entry["codeFlows"] = [_code_flow(finding, sources)]
     if finding.task:
         entry["properties"] = {"task": finding.task}
     if item.baseline_state is not None:
@@ -129,7 +130,7 @@ def _fingerprints(finding: Finding, stable: str, sources: Sources) -> Dict[str, 
 
 
 def _code_flow(finding: Finding, sources: Sources) -> Dict[str, Any]:
-    steps = [(finding.location, "task body")] + [(r.location, r.message) for r in finding.related]
+    steps = [(finding.location, "called from the task body")] + [(r.location, r.message) for r in finding.related if r.step]
     return {
         "threadFlows": [
             {
