@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,16 @@ class Config:
     worker_queues: Tuple[str, ...] = ()
     max_depth: int = 6
     rules: Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...] = ()  # code -> options
+
+    def ignored_here(self, rel: str, code: str) -> bool:
+        """Whether `per-file-ignores` turns `code` off for this file (globs on the path, or on
+        the file name when they have no `/`; codes or prefixes)."""
+        name = rel.rsplit("/", 1)[-1]
+        for pattern, codes in self.per_file_ignores:
+            target = rel if "/" in pattern else name
+            if fnmatch.fnmatchcase(target, pattern) and any(code.startswith(c.upper()) for c in codes):
+                return True
+        return False
 
     def rule_options(self, code: str) -> Dict[str, Any]:
         for rule, options in self.rules:

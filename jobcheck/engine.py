@@ -286,6 +286,7 @@ def run(
     result.notifications.extend(sources.notifications)
     codes = set(codes)
     findings, failures = run_checks(project, modules, config, catalog, codes)
+    findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]
     findings, result.suppressed = _suppress(findings, sources.data, project, codes)
     if targets is not None:
         findings = [f for f in findings if f.location.path in targets]

@@ -159,6 +159,9 @@ def test_sarif_is_valid_and_complete(golden_project):
     # the file that does not parse is reported; the run still succeeded in checking the rest
     assert ("JC001", 3, "app/broken.py") in results
     assert run["invocations"][0]["executionSuccessful"] is True
+    [failed] = run["invocations"][0]["toolExecutionNotifications"]
+    assert failed["descriptor"]["id"] == "JC001"
+    assert failed["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "app/broken.py"
     assert run["columnKind"] == "utf16CodeUnits"
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == golden_project.resolve().as_uri() + "/"
 

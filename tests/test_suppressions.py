@@ -87,3 +87,12 @@ def test_file_that_does_not_tokenize_has_no_directives(project):
     root = project({"app/__init__.py": "", "app/broken.py": "import celery\nx = (1,  # noqa: JC101\n"})
     result = run_on(root, {"JC001", "JC002"})
     assert [f.code for f in result.findings] == ["JC001"]
+
+
+def test_per_file_ignores_turn_codes_off_by_path_or_name(project):
+    root = project({"app/__init__.py": "", "app/tasks.py": TASKS, "app/jobs.py": TASKS})
+    (root / "pyproject.toml").write_text(
+        '[tool.jobcheck.per-file-ignores]\n"app/tasks.py" = ["JC1"]\n"jobs.py" = ["JC401"]\n', encoding="utf-8"
+    )
+    result = run_on(root, {"JC101"})
+    assert {f.location.path for f in result.findings} == {"app/jobs.py"}

@@ -45,7 +45,7 @@ def render(result: RunResult, catalog: Catalog, *, include_suppressed: bool = Fa
         },
         "automationDetails": {"id": "jobcheck/"},
         "originalUriBaseIds": {SRCROOT: {"uri": _root_uri(result.root)}},
-        "invocations": [_invocation(result)],
+        "invocations": [_invocation(result, sources)],
         "results": results,
         "columnKind": "utf16CodeUnits",
     }
@@ -147,8 +147,20 @@ def _code_flow(finding: Finding, sources: Sources) -> Dict[str, Any]:
     }
 
 
-def _invocation(result: RunResult) -> Dict[str, Any]:
+def _invocation(result: RunResult, sources: Sources) -> Dict[str, Any]:
+    """Files jobcheck could not analyse: unreadable ones and internal errors (which make the
+    run fail), and files that do not parse (JC001 results too; the rest was checked)."""
     notifications = [
+        {
+            "level": "error",
+            "message": {"text": f.message},
+            "locations": [{"physicalLocation": _physical(f.location, sources)}],
+            "descriptor": {"id": f.code},
+        }
+        for f in result.findings
+        if f.code == "JC001"
+    ]
+    notifications += [
         {
             "level": "error",
             "message": {"text": n.message},
