@@ -33,6 +33,9 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                     "check_then_record",
                     "record_retrying_anything",
                     "record_then_retry_in_helper",
+                    "poll_settlement",
+                    "never_retried",
+                    "poll_now",
                 )
             ),
             "shop.emails.send_receipt",
@@ -62,10 +65,20 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "worker.tasks.SyncInventory",
             *(
                 f"worker.billing.{n}"
-                for n in ("send_invoice", "send_invoice_no_retry", "count_view", "claim_then_send", "fetch_rates")
+                for n in (
+                    "send_invoice",
+                    "send_invoice_no_retry",
+                    "count_view",
+                    "claim_then_send",
+                    "fetch_rates",
+                    "reconcile",
+                )
             ),
-            *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key")),
-            *(f"store.mail.{n}" for n in ("send_receipt", "send_receipt_once", "hourly_digest")),
+            *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key", "resync")),
+            *(
+                f"store.mail.{n}"
+                for n in ("send_receipt", "send_receipt_once", "hourly_digest", "send_reminder", "sync_forever")
+            ),
             "jobs.work.resize_image",
             "jobs.work.send_report",
             "jobs.work.cleanup",
