@@ -90,7 +90,7 @@ def test_unknown_select_code_is_an_error(tmp_path):
 
 
 def test_clean_project_exits_0(project):
-    root = project({"app/tasks.py": "from celery import shared_task\n\n@shared_task(queue='q')\ndef a():\n    pass\n"})
+    root = project({"app/tasks.py": "from celery import shared_task\n\n@shared_task(queue='q', time_limit=60)\ndef a():\n    pass\n"})
     result = invoke("check", str(root))
     assert result.exit_code == 0
     assert "All checks passed!" in result.output

@@ -17,12 +17,12 @@ import requests
 from celery import shared_task
 
 
-@shared_task(queue="q", expires=60)
+@shared_task(queue="q", expires=60, time_limit=60)
 def charge(url):
     requests.post(url)
 
 
-@shared_task(queue="q", expires=60)
+@shared_task(queue="q", expires=60, time_limit=60)
 def refund(url):
     requests.delete(url)
 """
@@ -54,18 +54,18 @@ def test_baseline_keeps_old_findings_matched_through_edits_and_moves(shop):
         from celery import shared_task
 
 
-        @shared_task(queue="q", expires=60)
+        @shared_task(queue="q", expires=60, time_limit=60)
         def refund(url):
             requests.delete(url)
 
 
-        @shared_task(queue="q", expires=60)
+        @shared_task(queue="q", expires=60, time_limit=60)
         def charge(url):
             # charges the card
             requests.post(url)
 
 
-        @shared_task(queue="q", expires=60)
+        @shared_task(queue="q", expires=60, time_limit=60)
         def capture(url):
             requests.post(url + "/capture")
         '''
@@ -129,8 +129,8 @@ def test_named_files_are_checked_in_their_project_context(tmp_path):
             "pyproject.toml": "[tool.jobcheck]\n",
             "shop/__init__.py": "",
             "shop/helpers.py": "import requests\n\n\ndef notify(url):\n    requests.post(url)\n",
-            "shop/tasks.py": TASKS + "\n\n@shared_task(queue='q', expires=60)\ndef relay(url):\n    notify(url)\n",
-            "shop/other.py": "from celery import shared_task\nimport requests\n\n\n@shared_task(queue='q', expires=60)\ndef other(url):\n    requests.post(url)\n",
+            "shop/tasks.py": TASKS + "\n\n@shared_task(queue='q', expires=60, time_limit=60)\ndef relay(url):\n    notify(url)\n",
+            "shop/other.py": "from celery import shared_task\nimport requests\n\n\n@shared_task(queue='q', expires=60, time_limit=60)\ndef other(url):\n    requests.post(url)\n",
             "tests/test_tasks.py": "from celery import shared_task\nimport requests\n\n\n@shared_task\ndef fake(url):\n    requests.post(url)\n",
         },
     )

@@ -41,6 +41,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "shop.emails.send_receipt",
             "shop.reports.nightly_report",
             "shop.reports.weekly_digest",
+            "shop.reports.export_everything",
             *(
                 f"shop.orders.{name}"
                 for name in (
@@ -63,6 +64,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "worker.tasks.charge_card",
             "worker.tasks.cleanup_uploads",
             "worker.tasks.SyncInventory",
+            "worker.tasks.rebuild_index",
             *(
                 f"worker.billing.{n}"
                 for n in (
@@ -84,6 +86,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "jobs.work.cleanup",
             "jobs.work.refresh_feed",
             "jobs.work.notify",
+            "jobs.work.rebuild_search_index",
             "store.tasks.charge",
             "store.tasks.nightly_cleanup",
             "store.tasks.send_newsletter",

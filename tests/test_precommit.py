@@ -17,7 +17,7 @@ import requests
 from celery import shared_task
 
 
-@shared_task(queue="q", expires=60)
+@shared_task(queue="q", expires=60, time_limit=60)
 def charge(url):
     requests.post(url)
 """

@@ -25,6 +25,7 @@ PROJECT = {
 
         app = Celery("app")
         app.conf.task_routes = {"app.*": {"queue": "work"}}
+        app.conf.task_time_limit = 120
     """,
     "app/helpers.py": """
         import requests

@@ -11,12 +11,21 @@ from __future__ import annotations
 from typing import Any, Dict, List, Set, Tuple
 
 from jobcheck.catalog import Catalog
-from jobcheck.checks import idempotency, queues, retries, retry_policy, staleness, syntax, transactions
+from jobcheck.checks import (
+    idempotency,
+    queues,
+    retries,
+    retry_policy,
+    staleness,
+    syntax,
+    time_limits,
+    transactions,
+)
 from jobcheck.checks.common import CheckContext
 from jobcheck.config import Config
 from jobcheck.model import Finding, Location, ModuleFacts
 
-CHECK_MODULES = (syntax, idempotency, retries, retry_policy, queues, transactions, staleness)
+CHECK_MODULES = (syntax, idempotency, retries, retry_policy, queues, transactions, staleness, time_limits)
 
 
 def implemented_codes() -> Set[str]:
