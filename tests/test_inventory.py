@@ -79,7 +79,14 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key", "resync")),
             *(
                 f"store.mail.{n}"
-                for n in ("send_receipt", "send_receipt_once", "hourly_digest", "send_reminder", "sync_forever")
+                for n in (
+                    "send_receipt",
+                    "send_receipt_once",
+                    "hourly_digest",
+                    "send_reminder",
+                    "sync_forever",
+                    "send_survey",
+                )
             ),
             "jobs.work.resize_image",
             "jobs.work.send_report",

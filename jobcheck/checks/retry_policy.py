@@ -137,14 +137,23 @@ def _without_backoff(ctx, task: Task) -> Iterator[Finding]:
         return
     label = f"`{short(task)}`"
     if task.framework == "huey":
-        delay = task.option("retry_delay")
-        if delay is None or not _positive(delay.value):
+        if not _has_backoff(task):
             yield _no_backoff(_where(retries, task), label, "`retries` without `retry_delay`", "huey")
     elif task.framework == "celery" and "retried by autoretry_for" in retries.source:
         delay, backoff = task.option("retry_delay"), task.option("retry_backoff")
         no_delay = delay is not None and not delay.source.startswith("default") and delay.value in (0, 0.0)
         if no_delay and not (backoff is not None and backoff.value not in (None, False, 0)):
             yield _no_backoff(_where(delay, task), label, "`default_retry_delay=0` without `retry_backoff`", "celery")
+
+
+def _has_backoff(task: Task) -> bool:
+    """A positive `retry_delay`, or any backoff option (`retry_backoff`, a project's `backoff_class=`)."""
+    for key, option in task.options:
+        if key == "retry_delay" and _positive(option.value):
+            return True
+        if "backoff" in key and option.value not in (None, False, 0):
+            return True
+    return False
 
 
 def _positive(value: Any) -> bool:
