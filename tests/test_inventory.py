@@ -42,6 +42,8 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "shop.reports.nightly_report",
             "shop.reports.weekly_digest",
             "shop.reports.export_everything",
+            "shop.reports.total_for",
+            "shop.reports.monthly_report",
             *(
                 f"shop.orders.{name}"
                 for name in (
@@ -65,6 +67,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "worker.tasks.cleanup_uploads",
             "worker.tasks.SyncInventory",
             "worker.tasks.rebuild_index",
+            "worker.tasks.settle",
             *(
                 f"worker.billing.{n}"
                 for n in (

@@ -242,6 +242,8 @@ class Typer:
             return self._returned(runs[1], runs[0], depth)
         if target.kind in ("function", "class") and target.attrs and target.attrs[-1] in SENDS:
             return ("type", "celery.AsyncResult")  # `task.delay(...)` gives a result handle
+        if target.kind in ("function", "class") and target.attrs and target.attrs[-1] in ("send", "send_with_options"):
+            return ("type", "dramatiq.Message")  # `actor.send(...)`: the message, whose result can be awaited
         return None
 
     def _returned(self, function: Optional[FunctionFact], module: ModuleFacts, depth: int) -> VType:
@@ -711,7 +713,9 @@ class EffectAnalysis:
             return None
         waits = self.v["waits"]
         if type_name in waits["types"] and method in waits["methods"]:
-            return Effect("wait", f"AsyncResult.{method}", "result", location)
+            if method == "get_result" and call.kwarg("block") != Const(True):
+                return None  # Dramatiq: `get_result()` does not block unless asked to
+            return Effect("wait", f"{type_name.rsplit('.', 1)[-1]}.{method}", "result", location)
         canonical = f"{type_name}.{method}"
         kind = self.v["external"].get(canonical)
         if kind:
@@ -740,7 +744,10 @@ class EffectAnalysis:
                 keyed=self._keyed(call),
             )
         if canonical in self.v["sleep"]:
-            return Effect("sleep", canonical, "", location)
+            seconds = call.args[0] if call.args else call.kwarg("secs") or call.kwarg("seconds")
+            duration = seconds.value if isinstance(seconds, Const) else None
+            known = isinstance(duration, (int, float)) and not isinstance(duration, bool)
+            return Effect("sleep", canonical, repr(duration) if known else "", location)
         if canonical in self.v["locks"]["calls"]:
             return Effect("lock", canonical, "lock", location)
         return None

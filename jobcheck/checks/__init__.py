@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Set, Tuple
 
 from jobcheck.catalog import Catalog
 from jobcheck.checks import (
+    blocking,
     idempotency,
     queues,
     retries,
@@ -25,7 +26,17 @@ from jobcheck.checks.common import CheckContext
 from jobcheck.config import Config
 from jobcheck.model import Finding, Location, ModuleFacts
 
-CHECK_MODULES = (syntax, idempotency, retries, retry_policy, queues, transactions, staleness, time_limits)
+CHECK_MODULES = (
+    syntax,
+    idempotency,
+    retries,
+    retry_policy,
+    queues,
+    transactions,
+    staleness,
+    time_limits,
+    blocking,
+)
 
 
 def implemented_codes() -> Set[str]:

@@ -1,0 +1,50 @@
+"""JC901 blocking-result-wait, JC903 sleep-in-task."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from jobcheck.checks.common import at_task_body, short
+from jobcheck.model import Finding, Task
+
+CODES = ("JC901", "JC903")
+
+# sleeps that block the worker; `asyncio.sleep`/`trio.sleep` yield to other work
+BLOCKING_SLEEPS = ("time.sleep",)
+
+
+def check_task(ctx, task: Task) -> Iterator[Finding]:
+    limit = float(ctx.options("JC903").get("max-sleep-seconds") or 1)
+    for effect in ctx.effects(task):
+        if effect.kind == "wait":
+            location, related = at_task_body(effect, f"{effect.api} waits here")
+            yield Finding(
+                "JC901",
+                f"`{short(task)}` waits for another job's result (`{effect.api}`): when every worker is busy "
+                "running tasks that wait, nothing runs the jobs they wait for, and the pool deadlocks. "
+                "Chain the work instead (`chain`, a callback with `link=`, or a chord).",
+                location,
+                task.qualname,
+                related,
+            )
+        elif effect.kind == "sleep" and effect.api in BLOCKING_SLEEPS and _too_long(effect.detail, limit):
+            location, related = at_task_body(effect, "time.sleep is here")
+            how_long = f"{effect.detail} s" if effect.detail else "a computed time"
+            yield Finding(
+                "JC903",
+                f"`{short(task)}` sleeps for {how_long} (`time.sleep`), holding a worker slot that could run other "
+                "jobs. Retry later instead (`self.retry(countdown=...)`, a delayed enqueue) or poll from a "
+                "periodic task.",
+                location,
+                task.qualname,
+                related,
+            )
+
+
+def _too_long(detail: str, limit: float) -> bool:
+    if not detail:
+        return True  # a variable or a computed backoff: unknown length
+    try:
+        return float(detail) > limit
+    except ValueError:
+        return True
