@@ -159,8 +159,10 @@ class FunctionFact:
     return_annotation: Optional[Expr] = None
     # `target op= value` statements: (target as dotted text, operator, value, span, context)
     augmented: Tuple[Tuple[str, str, Expr, Span, Tuple["Frame", ...]], ...] = ()
-    # `raise X(...)` / `raise X`: (the exception as written, span, context); a bare `raise` is not kept
-    raises: Tuple[Tuple[Expr, Span, Tuple["Frame", ...]], ...] = ()
+    # `raise X(...)` / `raise X`: (the exception as written, span, context)
+    raises: Tuple[Tuple[Expr, Span, Tuple["Frame", ...]], ...] = ()  # a bare `raise`: Unknown("reraise")
+    # `except` clauses in the function's own body: (the types, the clause's span, as in its Frame)
+    handlers: Tuple[Tuple[Tuple[Expr, ...], Span], ...] = ()
 
 
 @dataclass(frozen=True)

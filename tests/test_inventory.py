@@ -59,6 +59,11 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                     "archive",
                     "expire_offer",
                     "close_order",
+                    "sync_crm",
+                    "sync_crm_or_fail",
+                    "sync_crm_later",
+                    "sync_crm_recorded",
+                    "sync_crm_timeout",
                 )
             ),
             "modern.render",
@@ -77,6 +82,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                     "claim_then_send",
                     "fetch_rates",
                     "reconcile",
+                    "refresh_rates",
                 )
             ),
             *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key", "resync")),

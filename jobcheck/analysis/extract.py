@@ -207,6 +207,7 @@ class _Scope:
         self.locals: Dict[str, Expr] = {}
         self.returns: List[Expr] = []
         self.raises: List[Tuple[Expr, Any, Tuple[Frame, ...]]] = []
+        self.handlers: List[Tuple[Tuple[Expr, ...], Any]] = []
 
 
 _SKIPPED_FIELDS = frozenset(
@@ -584,7 +585,10 @@ class _Walker:
         self._framed(Frame("try", types), [node.body])
         for handler in node.handlers:
             handled = (self.expr(handler.type),) if handler.type is not None else ()
-            self._framed(Frame("except", handled, span=self.span(handler)), [handler.body])
+            span = self.span(handler)
+            if self.scopes and self.scopes[-1].kind == "function":
+                self.scopes[-1].handlers.append((handled, span))
+            self._framed(Frame("except", handled, span=span), [handler.body])
         for block in (node.orelse, node.finalbody):
             if block is not None:
                 self.walk(block)
@@ -706,6 +710,7 @@ class _Walker:
                 returns=tuple(scope.returns),
                 augmented=tuple(self._augmented.pop(scope.qualname, ())),
                 raises=tuple(scope.raises),
+                handlers=tuple(scope.handlers),
             )
         )
 
@@ -754,9 +759,12 @@ class _Walker:
             self.scopes[-1].returns.append(self.expr(node.value))
 
     def visit_Raise(self, node: cst.Raise) -> None:
-        if self.scopes and self.scopes[-1].kind == "function" and node.exc is not None:
-            exc = node.exc.func if isinstance(node.exc, cst.Call) else node.exc
-            self.scopes[-1].raises.append((self.expr(exc), self.span(node), tuple(self.frames)))
+        if self.scopes and self.scopes[-1].kind == "function":
+            if node.exc is None:
+                exc: Expr = Unknown("reraise")
+            else:
+                exc = self.expr(node.exc.func if isinstance(node.exc, cst.Call) else node.exc)
+            self.scopes[-1].raises.append((exc, self.span(node), tuple(self.frames)))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         scope = self.current_scope()

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Dict, FrozenSet, Optional, Tuple
 
 from jobcheck.analysis.index import Where
-from jobcheck.model import Collection, Effect, Expr, FunctionFact, Location, ModuleFacts, Name, split_method
+from jobcheck.model import Collection, Effect, Expr, FunctionFact, Location, ModuleFacts, Name, Unknown, split_method
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 CELERY_TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task"})
@@ -154,6 +154,8 @@ class RetryPoints:
         return result
 
     def _raises(self, exc: Expr, where: Where) -> bool:
+        if isinstance(exc, Unknown):
+            return False  # a bare `raise` re-raises what the handler caught: the try body's calls
         target = self.index.denote(exc, where)
         if target.qname in self.classes:
             return True

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Set, Tuple
 from jobcheck.catalog import Catalog
 from jobcheck.checks import (
     blocking,
+    failures,
     idempotency,
     queues,
     retries,
@@ -36,6 +37,7 @@ CHECK_MODULES = (
     staleness,
     time_limits,
     blocking,
+    failures,
 )
 
 

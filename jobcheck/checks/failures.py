@@ -1,0 +1,108 @@
+"""JC601 swallowed-task-exception, JC602 early-ack-task."""
+
+from __future__ import annotations
+
+from typing import Iterator, Tuple
+
+from jobcheck.analysis.index import Where
+from jobcheck.checks.common import short
+from jobcheck.model import Collection, Expr, Finding, Location, Name, Span, Task, leaf
+
+CODES = ("JC601", "JC602")
+
+BROAD = {"Exception", "BaseException"}
+# calls that hand the failure to the framework: a retry, or rejecting / failing the message
+HANDS_OVER = {"retry", "Reject", "Retry", "RetryTask", "fail", "CancelExecution"}
+EFFECT_KINDS = ("db-write", "external", "increment")
+
+
+def check_task(ctx, task: Task) -> Iterator[Finding]:
+    if "JC601" in ctx.selected:
+        yield from _swallowed(ctx, task)
+    if "JC602" in ctx.selected:
+        yield from _early_ack(ctx, task)
+
+
+# ------------------------------------------------------------------ JC601
+
+
+def _swallowed(ctx, task: Task) -> Iterator[Finding]:
+    entry = ctx.analysis.entry(task)
+    if entry is None:
+        return
+    module, function = entry
+    where = Where(module, function)
+    for types, span in function.handlers:
+        if not _broad(types, ctx, where) or _hands_over(ctx, module, function, span):
+            continue
+        line, col = span[0], span[1]
+        caught = "everything" if not types else "`Exception`"
+        yield Finding(
+            "JC601",
+            f"`{short(task)}` catches {caught} and carries on: the job ends as a success although its work "
+            "failed, so no retry runs and nothing reaches the failed-job queue. Re-raise after logging "
+            "(`raise`), retry (`self.retry(exc=...)`), or catch only the errors you can handle.",
+            Location(module.path, (line, col, line, col + len("except"))),
+            task.qualname,
+        )
+
+
+def _broad(types: Tuple[Expr, ...], ctx, where: Where) -> bool:
+    """A bare `except:`, or `Exception`/`BaseException` alone or in a tuple."""
+    if not types:
+        return True
+    names = []
+    for expr in types:
+        items = expr.items if isinstance(expr, Collection) else (expr,)
+        names.extend(item for item in items if isinstance(item, Name))
+    return any(name.kind == "builtin" and name.qname in BROAD for name in names)
+
+
+def _hands_over(ctx, module, function, span: Span) -> bool:
+    """The handler raises (a bare `raise` included), retries, rejects, or records the failure in the database."""
+    inside = lambda frames: any(f.kind == "except" and f.span == span for f in frames)  # noqa: E731
+    if any(inside(frames) for _, _, frames in function.raises):
+        return True
+    where = Where(module, function)
+    for fact in ctx.analysis.calls_of(module, function):
+        if not inside(fact.context):
+            continue
+        if leaf(fact.call.func) in HANDS_OVER:
+            return True
+        effect = ctx.analysis.classify(fact, where, Location(module.path, fact.call.span))
+        if effect is not None and effect.kind == "db-write":
+            return True  # the failure is recorded (`job.status = FAILED; job.save()`)
+        if _records_failure(ctx, fact, where):
+            return True
+    return False
+
+
+def _records_failure(ctx, fact, where: Where) -> bool:
+    """A project helper called from the handler that writes to the database (`mark_failed(job)`)."""
+    found = ctx.analysis.index.function_of(ctx.analysis.index.denote(fact.call.func, where))
+    if found is None:
+        return False
+    effects, _ = ctx.analysis.summary(found[0], found[1], [])
+    return any(e.kind == "db-write" for e in effects)
+
+
+# ------------------------------------------------------------------ JC602
+
+
+def _early_ack(ctx, task: Task) -> Iterator[Finding]:
+    if task.framework != "celery":
+        return
+    acks_late = task.option("acks_late")
+    if acks_late is not None and acks_late.value is True:
+        return
+    effects = [e for e in ctx.effects(task) if e.kind in EFFECT_KINDS]
+    if not effects:
+        return
+    yield Finding(
+        "JC602",
+        f"`{short(task)}` is acknowledged before it runs (no `acks_late`) and has effects (`{effects[0].api}`): "
+        "if the worker dies mid-task the job is gone, half done. Set `acks_late=True` (or `task_acks_late` "
+        "for the app) once the task is safe to run twice.",
+        task.location,
+        task.qualname,
+    )
