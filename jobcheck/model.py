@@ -163,6 +163,8 @@ class FunctionFact:
     raises: Tuple[Tuple[Expr, Span, Tuple["Frame", ...]], ...] = ()  # a bare `raise`: Unknown("reraise")
     # `except` clauses in the function's own body: (the types, the clause's span, as in its Frame)
     handlers: Tuple[Tuple[Tuple[Expr, ...], Span], ...] = ()
+    # the spans of those clauses whose body returns a value (`except Exception: return {"error": ...}`)
+    handler_returns: Tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)

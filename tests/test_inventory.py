@@ -103,9 +103,12 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "jobs.work.refresh_feed",
             "jobs.work.notify",
             "jobs.work.rebuild_search_index",
+            "jobs.work.check_connection",
+            "jobs.work.ping_partner",
             "store.tasks.charge",
             "store.tasks.nightly_cleanup",
             "store.tasks.send_newsletter",
+            "store.tasks.import_catalog",
         ]
     )
 

@@ -208,6 +208,7 @@ class _Scope:
         self.returns: List[Expr] = []
         self.raises: List[Tuple[Expr, Any, Tuple[Frame, ...]]] = []
         self.handlers: List[Tuple[Tuple[Expr, ...], Any]] = []
+        self.handler_returns: List[Any] = []
 
 
 _SKIPPED_FIELDS = frozenset(
@@ -711,6 +712,7 @@ class _Walker:
                 augmented=tuple(self._augmented.pop(scope.qualname, ())),
                 raises=tuple(scope.raises),
                 handlers=tuple(scope.handlers),
+                handler_returns=tuple(scope.handler_returns),
             )
         )
 
@@ -756,7 +758,12 @@ class _Walker:
 
     def visit_Return(self, node: cst.Return) -> None:
         if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
-            self.scopes[-1].returns.append(self.expr(node.value))
+            value = self.expr(node.value)
+            self.scopes[-1].returns.append(value)
+            if value != Const(None):
+                handlers = [f.span for f in self.frames if f.kind == "except"]
+                if handlers:
+                    self.scopes[-1].handler_returns.append(handlers[-1])
 
     def visit_Raise(self, node: cst.Raise) -> None:
         if self.scopes and self.scopes[-1].kind == "function":

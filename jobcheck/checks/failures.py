@@ -6,7 +6,7 @@ from typing import Iterator, Tuple
 
 from jobcheck.analysis.index import Where
 from jobcheck.checks.common import short
-from jobcheck.model import Collection, Expr, Finding, Location, Name, Span, Task, leaf
+from jobcheck.model import Collection, Expr, Finding, Location, Name, Span, Task, leaf, split_method
 
 CODES = ("JC601", "JC602")
 
@@ -14,6 +14,7 @@ BROAD = {"Exception", "BaseException"}
 # calls that hand the failure to the framework: a retry, or rejecting / failing the message
 HANDS_OVER = {"retry", "Reject", "Retry", "RetryTask", "fail", "CancelExecution"}
 EFFECT_KINDS = ("db-write", "external", "increment")
+FAILURE_KEYWORDS = {"status", "state", "error", "failure", "failed"}
 
 
 def check_task(ctx, task: Task) -> Iterator[Finding]:
@@ -59,15 +60,18 @@ def _broad(types: Tuple[Expr, ...], ctx, where: Where) -> bool:
 
 
 def _hands_over(ctx, module, function, span: Span) -> bool:
-    """The handler raises (a bare `raise` included), retries, rejects, or records the failure in the database."""
+    """The handler raises (a bare `raise` included), retries, rejects, returns a result that reports
+    the failure, or records it in the database."""
     inside = lambda frames: any(f.kind == "except" and f.span == span for f in frames)  # noqa: E731
     if any(inside(frames) for _, _, frames in function.raises):
         return True
+    if span in function.handler_returns:
+        return True  # the job's result reports the failure (`return {"error": ...}`) to whoever reads it
     where = Where(module, function)
     for fact in ctx.analysis.calls_of(module, function):
         if not inside(fact.context):
             continue
-        if leaf(fact.call.func) in HANDS_OVER:
+        if leaf(fact.call.func) in HANDS_OVER or _sets_failure_state(fact.call):
             return True
         effect = ctx.analysis.classify(fact, where, Location(module.path, fact.call.span))
         if effect is not None and effect.kind == "db-write":
@@ -75,6 +79,18 @@ def _hands_over(ctx, module, function, span: Span) -> bool:
         if _records_failure(ctx, fact, where):
             return True
     return False
+
+
+def _sets_failure_state(call) -> bool:
+    """`job.terminate(status=ERRORED, error=repr(e))`, `mark_failed(job)`: not a log call."""
+    name = (leaf(call.func) or "").lower()
+    if "fail" in name:
+        return True
+    split = split_method(call.func)
+    receiver = leaf(split[0]) if split is not None else None
+    if receiver in ("log", "logger", "logging", "LOGGER", "LOG", "task_logger"):
+        return False
+    return any(key in FAILURE_KEYWORDS for key, _ in call.kwargs)
 
 
 def _records_failure(ctx, fact, where: Where) -> bool:
