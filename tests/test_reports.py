@@ -91,8 +91,15 @@ def jobcheck(root: Path, *args: str, stdin: bytes = None):
     )
 
 
-def normalised(text: str, root: Path) -> str:
-    return text.replace(root.resolve().as_uri() + "/", "file:///ROOT/")
+def normalised(text: str, root: Path, output_format: str = "") -> str:
+    text = text.replace(root.resolve().as_uri() + "/", "file:///ROOT/")
+    if output_format == "sarif":
+        # the rules' documentation is checked by the schema test, not frozen here
+        document = json.loads(text)
+        driver = document["runs"][0]["tool"]["driver"]
+        driver["rules"] = [rule["id"] for rule in driver["rules"]]
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return text
 
 
 @pytest.mark.parametrize("output_format", sorted(FORMATS))
@@ -100,7 +107,7 @@ def test_format_matches_golden(golden_project, output_format):
     completed = jobcheck(golden_project, "--output-format", output_format, "--show-chain", ".")
     assert completed.returncode == 1, completed.stderr
     assert completed.stderr == b""
-    got = normalised(completed.stdout.decode("utf-8"), golden_project)
+    got = normalised(completed.stdout.decode("utf-8"), golden_project, output_format)
     golden = GOLDEN / FORMATS[output_format]
     if UPDATE:
         golden.parent.mkdir(exist_ok=True)

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Set, Tuple
 
 from jobcheck.catalog import Catalog
 from jobcheck.checks import (
+    arguments,
     blocking,
     failures,
     idempotency,
@@ -38,6 +39,7 @@ CHECK_MODULES = (
     time_limits,
     blocking,
     failures,
+    arguments,
 )
 
 

@@ -1,0 +1,78 @@
+"""JC902 model-instance-argument."""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from jobcheck.analysis.index import Where
+from jobcheck.model import CallFact, Collection, Expr, Finding, ModuleFacts, Name
+
+CODES = ("JC902",)
+
+# where the job's own arguments are, per enqueue API (the rest are options)
+FIRST_ARGUMENT = {"enqueue": 1, "enqueue_call": 1, "enqueue_in": 2, "enqueue_at": 2}
+
+
+def check_project(ctx) -> Iterator[Finding]:
+    calls = _calls_by_place(ctx)
+    for site in ctx.project.enqueue_sites:
+        if site.api in ("beat", "send_task"):
+            continue
+        found = calls.get((site.location.path, site.location.span))
+        if found is None:
+            continue
+        module, fact = found
+        where = Where(module, ctx.project.index.function(module.module, fact.scope) if fact.scope else None)
+        for argument in _job_arguments(site.api, fact):
+            what = _orm_object(ctx, argument, where)
+            if what is None:
+                continue
+            job = f"`{site.task.rsplit('.', 1)[-1]}`" if site.task else "A job"
+            yield Finding(
+                "JC902",
+                f"{job} is sent {what}: it is pickled or serialised as it is now, goes stale while the job "
+                "waits, and may not serialise at all. Pass its primary key and load it in the task.",
+                site.location,
+            )
+            break
+
+
+def _calls_by_place(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
+    paths = {site.location.path for site in ctx.project.enqueue_sites}
+    table = {}
+    for module in ctx.project.index.scanned():
+        if module.path in paths:
+            for fact in module.calls:
+                table[(module.path, fact.call.span)] = (module, fact)
+    return table
+
+
+def _job_arguments(api: str, fact: CallFact) -> List[Expr]:
+    call = fact.call
+    if api in ("apply_async", "apply_async_on_commit", "send_with_options"):
+        values: List[Expr] = []
+        for key in ("args", "kwargs"):
+            value = call.kwarg(key)
+            if isinstance(value, Collection):
+                values.extend(value.items)
+        if call.args and isinstance(call.args[0], Collection):
+            values.extend(call.args[0].items)
+        return values
+    skip = FIRST_ARGUMENT.get(api, 0)
+    return [*call.args[skip:], *(value for key, value in call.kwargs if not key.startswith(("job_", "queue")))]
+
+
+def _orm_object(ctx, argument: Expr, where: Where) -> Optional[str]:
+    if isinstance(argument, Name) and argument.qname.endswith("request.user"):
+        return "`request.user` (a model instance)"
+    vtype = ctx.analysis.typer.of(argument, where)
+    if vtype is None:
+        return None
+    kind, model = vtype
+    short = model.rsplit(".", 1)[-1]
+    if kind == "row":
+        return f"a `{short}` model instance"
+    if kind == "queryset":
+        return f"a `{short}` queryset"
+    return None
+
