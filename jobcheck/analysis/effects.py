@@ -126,6 +126,9 @@ class Typer:
         return None
 
     def _target(self, target: Target, depth: int) -> VType:
+        if target.kind == "value" and isinstance(target.expr, Call) and target.module is not None:
+            # a module-level value made by a call: `client = redis.Redis.from_url(...)`
+            return self._attrs(self.of(target.expr, Where(target.module), depth + 1), list(target.attrs))
         if target.kind == "class" and self.is_model(replace(target, attrs=())):
             return self._attrs(("model", target.qname), list(target.attrs))
         if target.kind == "instance":

@@ -16,6 +16,7 @@ from jobcheck.checks import (
     blocking,
     failures,
     idempotency,
+    locking,
     queues,
     retries,
     retry_policy,
@@ -40,6 +41,7 @@ CHECK_MODULES = (
     blocking,
     failures,
     arguments,
+    locking,
 )
 
 
