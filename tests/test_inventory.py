@@ -83,6 +83,8 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                     "fetch_rates",
                     "reconcile",
                     "refresh_rates",
+                    "close_books",
+                    "close_books_safely",
                 )
             ),
             *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key", "resync")),
@@ -109,6 +111,8 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "store.tasks.nightly_cleanup",
             "store.tasks.send_newsletter",
             "store.tasks.import_catalog",
+            "store.tasks.reindex",
+            "store.tasks.rebuild",
         ]
     )
 
