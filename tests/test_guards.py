@@ -216,3 +216,29 @@ def test_posts_that_only_ask_are_not_effects(project):
         }
     )
     assert codes_by_task(root, {"JC101"}) == ["notify:JC101"]
+
+
+def test_countdowns_against_the_brokers_visibility_timeout(project):
+    tasks = """
+        from celery import Celery
+
+        app = Celery("s", broker="{broker}")
+        {options}
+
+        @app.task(bind=True, queue="q", expires=60, time_limit=60)
+        def remind(self, order_id):
+            raise self.retry(countdown=5 * 3600)
+
+        def later(order_id):
+            remind.apply_async((order_id,), countdown=2 * 3600)
+    """
+    cases = [
+        ("redis://r:6379/0", "", 2),
+        ("redis://r:6379/0", 'app.conf.broker_transport_options = {"visibility_timeout": 43200}', 0),
+        ("sqs://", 'app.conf.broker_transport_options = {"visibility_timeout": 9000}', 1),
+        ("amqp://rabbit//", "", 0),  # RabbitMQ does not redeliver on a timer
+    ]
+    for broker, options, expected in cases:
+        root = project({"s/__init__.py": "", "s/tasks.py": tasks.format(broker=broker, options=options)})
+        found = [f for f in run_on(root, {"JC802"}).findings]
+        assert len(found) == expected, (broker, options, [f.message for f in found])

@@ -24,6 +24,7 @@ from jobcheck.checks import (
     syntax,
     time_limits,
     transactions,
+    visibility,
 )
 from jobcheck.checks.common import CheckContext
 from jobcheck.config import Config
@@ -42,6 +43,7 @@ CHECK_MODULES = (
     failures,
     arguments,
     locking,
+    visibility,
 )
 
 

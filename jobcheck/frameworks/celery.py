@@ -64,8 +64,12 @@ def _put(app: CeleryApp, key: str, value: Any, source: str, location: Location) 
     app.settings[key] = OptionValue(value, source, location)
 
 
+CONSTRUCTOR_SETTINGS = {"broker": "broker_url", "backend": "result_backend"}  # Celery(broker=...) names
+
+
 def _read_constructor(app: CeleryApp, call: Call, discovery: Discovery, module: ModuleFacts) -> None:
     for key, value in call.kwargs:
+        key = CONSTRUCTOR_SETTINGS.get(key, key)
         _put(app, key, discovery.constant(value, Where(module)), "Celery(...)", Location(module.path, call.span))
 
 
