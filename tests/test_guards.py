@@ -242,3 +242,37 @@ def test_countdowns_against_the_brokers_visibility_timeout(project):
         root = project({"s/__init__.py": "", "s/tasks.py": tasks.format(broker=broker, options=options)})
         found = [f for f in run_on(root, {"JC802"}).findings]
         assert len(found) == expected, (broker, options, [f.message for f in found])
+
+
+def test_dependent_enqueues_unless_chained(project):
+    root = project(
+        {
+            "r/__init__.py": "",
+            "r/jobs.py": """
+                from redis import Redis
+                from rq import Queue
+
+                queue = Queue("payments", connection=Redis())
+
+                def capture(order_id):
+                    pass
+
+                def receipt(order_id):
+                    pass
+
+                def checkout(order_id):
+                    queue.enqueue(capture, order_id)
+                    queue.enqueue(receipt, order_id)
+
+                def checkout_in_order(order_id):
+                    first = queue.enqueue(capture, order_id)
+                    queue.enqueue(receipt, order_id, depends_on=first)
+
+                def unrelated(order_id, user_id):
+                    queue.enqueue(capture, order_id)
+                    queue.enqueue(receipt, user_id)
+            """,
+        }
+    )
+    found = run_on(root, {"JC701"}).findings
+    assert [(f.location.line, f.code) for f in found] == [(14, "JC701")]  # the second enqueue of checkout()

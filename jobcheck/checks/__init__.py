@@ -17,6 +17,7 @@ from jobcheck.checks import (
     failures,
     idempotency,
     locking,
+    ordering,
     queues,
     retries,
     retry_policy,
@@ -44,6 +45,7 @@ CHECK_MODULES = (
     arguments,
     locking,
     visibility,
+    ordering,
 )
 
 

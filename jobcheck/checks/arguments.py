@@ -14,7 +14,7 @@ FIRST_ARGUMENT = {"enqueue": 1, "enqueue_call": 1, "enqueue_in": 2, "enqueue_at"
 
 
 def check_project(ctx) -> Iterator[Finding]:
-    calls = _calls_by_place(ctx)
+    calls = calls_by_place(ctx)
     for site in ctx.project.enqueue_sites:
         if site.api in ("beat", "send_task"):
             continue
@@ -23,7 +23,7 @@ def check_project(ctx) -> Iterator[Finding]:
             continue
         module, fact = found
         where = Where(module, ctx.project.index.function(module.module, fact.scope) if fact.scope else None)
-        for argument in _job_arguments(site.api, fact):
+        for argument in job_arguments(site.api, fact):
             what = _orm_object(ctx, argument, where)
             if what is None:
                 continue
@@ -37,7 +37,7 @@ def check_project(ctx) -> Iterator[Finding]:
             break
 
 
-def _calls_by_place(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
+def calls_by_place(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
     paths = {site.location.path for site in ctx.project.enqueue_sites}
     table = {}
     for module in ctx.project.index.scanned():
@@ -47,7 +47,7 @@ def _calls_by_place(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]
     return table
 
 
-def _job_arguments(api: str, fact: CallFact) -> List[Expr]:
+def job_arguments(api: str, fact: CallFact) -> List[Expr]:
     call = fact.call
     if api in ("apply_async", "apply_async_on_commit", "send_with_options"):
         values: List[Expr] = []

@@ -1,0 +1,46 @@
+"""JC701 unordered-dependent-enqueues."""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Tuple
+
+from jobcheck.checks.arguments import calls_by_place, job_arguments
+from jobcheck.model import Const, EnqueueSite, Finding
+
+CODES = ("JC701",)
+
+CHAINING = {"depends_on", "link", "link_error"}
+
+
+def check_project(ctx) -> Iterator[Finding]:
+    calls = calls_by_place(ctx)
+    by_function: Dict[Tuple[str, str], List[EnqueueSite]] = {}
+    for site in ctx.project.enqueue_sites:
+        if site.api != "beat" and site.task and (site.location.path, site.location.span) in calls:
+            by_function.setdefault((site.location.path, site.scope), []).append(site)
+    for sites in by_function.values():
+        sites.sort(key=lambda s: s.location.span)
+        for earlier, later in zip(sites, sites[1:]):
+            if earlier.task == later.task or CHAINING & {k for k, _ in later.options}:
+                continue
+            first = _arguments(calls, earlier)
+            shared = [a for a in _arguments(calls, later) if a in first]
+            if not shared:
+                continue
+            yield Finding(
+                "JC701",
+                f"`{_short(later.task)}` and `{_short(earlier.task)}` are sent one after the other with the same "
+                "argument but not chained: they can run at the same time or in either order. If the second "
+                "needs the first to have finished, chain them (`chain(a.si(x), b.si(x))`, `link=`, "
+                "`depends_on=`, a pipeline).",
+                later.location,
+            )
+
+
+def _arguments(calls, site: EnqueueSite) -> list:
+    _, fact = calls[(site.location.path, site.location.span)]
+    return [a for a in job_arguments(site.api, fact) if not isinstance(a, Const)]
+
+
+def _short(qualname: str) -> str:
+    return qualname.rsplit(".", 1)[-1]
