@@ -8,7 +8,7 @@ from jobcheck.analysis.index import Where
 from jobcheck.checks.common import short
 from jobcheck.model import Collection, Expr, Finding, Location, Name, Span, Task, leaf, split_method
 
-CODES = ("JC601", "JC602")
+CODES = ("JC601", "JC602", "JC603")
 
 BROAD = {"Exception", "BaseException"}
 # calls that hand the failure to the framework: a retry, or rejecting / failing the message
@@ -122,3 +122,80 @@ def _early_ack(ctx, task: Task) -> Iterator[Finding]:
         task.location,
         task.qualname,
     )
+
+
+# ------------------------------------------------------------------ JC603
+
+APP_TYPES = {"celery": "celery.Celery", "dramatiq": "dramatiq.Broker", "huey": "huey.Huey", "rq": "rq.Queue"}
+# per framework: keywords (at a send, on a decorator, on a worker) and names that handle a final failure
+FINAL_FAILURE = {
+    "celery": ({"link_error"}, ("task_failure", "task_failure.connect")),
+    "dramatiq": ({"on_failure", "on_retry_exhausted"}, ()),
+    "rq": ({"on_failure", "exception_handlers"}, ("push_exc_handler",)),
+    "huey": (set(), ("SIGNAL_ERROR",)),
+}
+
+
+def check_project(ctx) -> Iterator[Finding]:
+    if "JC603" not in ctx.selected:
+        return
+    retried = [t for t in ctx.project.tasks if _retried(t)]
+    for framework in sorted({t.framework for t in retried}):
+        if _handles_final_failure(ctx, framework):
+            continue
+        first = next(t for t in retried if t.framework == framework)
+        yield Finding(
+            "JC603",
+            f"Jobs here are retried (e.g. `{short(first)}`) but nothing handles their final failure: when the "
+            "last retry fails the job is dropped (or parked) silently. Add a failure handler "
+            f"({HANDLERS[framework]}) that alerts or records it.",
+            _definition(ctx, framework) or first.location,
+        )
+
+
+HANDLERS = {
+    "celery": "a `task_failure` signal handler, `on_failure` on a base task class, or `link_error=`",
+    "dramatiq": "`on_retry_exhausted=`/`on_failure=` on the actors",
+    "huey": "a `@huey.signal(SIGNAL_ERROR)` handler",
+    "rq": "`on_failure=` on the jobs, or worker exception handlers",
+}
+
+
+def _retried(task: Task) -> bool:
+    retries = task.option("retries")
+    value = retries.value if retries is not None else 0
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0)
+
+
+def _handles_final_failure(ctx, framework: str) -> bool:
+    keywords, names = FINAL_FAILURE[framework]
+    for module in ctx.project.index.scanned():
+        if framework == "celery" and any("on_failure" in cls.methods for cls in module.classes):
+            return True
+        for fact in module.calls:
+            if keywords & {key for key, _ in fact.call.kwargs}:
+                return True
+            if framework == "huey" and leaf(fact.call.func) == "signal" and not fact.call.args:
+                return True  # `@huey.signal()` with no signal named receives them all, errors included
+            if names and any(isinstance(n, Name) and n.qname.endswith(names) for n in (fact.call.func, *fact.call.args)):
+                return True
+        for function in module.functions:
+            for decorator in function.decorators:
+                for part in (decorator, getattr(decorator, "func", None), *getattr(decorator, "args", ())):
+                    if names and isinstance(part, Name) and part.qname.endswith(names):
+                        return True
+    return False
+
+
+def _definition(ctx, framework: str):
+    """Where the project defines its app, broker or Huey instance."""
+    index = ctx.project.index
+    wanted = APP_TYPES[framework]
+    for module in index.scanned():
+        for assign in module.assigns:
+            if "." in assign.target or not hasattr(assign.value, "func"):
+                continue
+            target = index.call_result(assign.value, Where(module))
+            if wanted in index.instance_types(target):
+                return Location(module.path, assign.span)
+    return None
