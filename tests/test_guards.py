@@ -276,3 +276,27 @@ def test_dependent_enqueues_unless_chained(project):
     )
     found = run_on(root, {"JC701"}).findings
     assert [(f.location.line, f.code) for f in found] == [(14, "JC701")]  # the second enqueue of checkout()
+
+
+def test_final_failure_handling_per_framework(project):
+    tasks = """
+        from huey import RedisHuey
+
+        huey = RedisHuey("h")
+
+        @huey.task(retries=3, retry_delay=10, timeout=60)
+        def sync(x):
+            return x
+        {handler}
+    """
+    handlers = {
+        "": 1,
+        "\n@huey.signal()\ndef every_signal(signal, task, exc=None):\n    pass\n": 0,
+        "\nfrom huey.signals import SIGNAL_ERROR\n\n@huey.signal(SIGNAL_ERROR)\ndef on_error(signal, task, exc=None):\n    pass\n": 0,
+    }
+    for handler, expected in handlers.items():
+        root = project({"h/__init__.py": "", "h/tasks.py": tasks.replace("{handler}", handler.replace("\n", "\n        "))})
+        found = run_on(root, {"JC603"}).findings
+        assert len(found) == expected, handler
+        if found:
+            assert (found[0].location.path, found[0].location.line) == ("h/tasks.py", 3)  # at the Huey instance
