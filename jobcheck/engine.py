@@ -279,6 +279,9 @@ def run(
     except Exception as error:  # a bug in a project-level pass: report it, keep the per-file results
         result.notifications.append(Notification(".", internal_error_message(error), "internal"))
         project = Project(index=index)
+    from jobcheck.workers import find_workers
+
+    project.workers = find_workers(config.root, config.worker_queues)
     result.project = project
     modules = sorted(sources.parsed.values(), key=lambda m: m.path)
     result.modules = modules

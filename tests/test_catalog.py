@@ -53,6 +53,21 @@ def python_block(text):
     return match.group(1)
 
 
+def side_files(code_text):
+    """Files a snippet declares in its leading comments (`# Procfile:` then `#   lines`)."""
+    files, current = {}, None
+    for line in code_text.splitlines():
+        header = re.fullmatch(r"# ([\w.\-/]+):", line)
+        if header:
+            current = header.group(1)
+            files[current] = ""
+        elif current and line.startswith("#   "):
+            files[current] += line[4:] + "\n"
+        elif not line.startswith("#"):
+            break
+    return files
+
+
 def test_every_contract_code_has_a_rule_file():
     assert {p.stem for p in RULE_FILES} == set(CONTRACT)
 
@@ -117,7 +132,8 @@ def test_examples_trigger_and_use_instead_is_clean(code, tmp_path):
     docs = load_catalog().rule(code).docs
     for key, expect in (("example", True), ("use_instead", False)):
         root = tmp_path / key
-        write_project(root, {"pyproject.toml": "[tool.jobcheck]\n", "snippet.py": python_block(docs[key]), **DOC_APP})
+        snippet = python_block(docs[key])
+        write_project(root, {"pyproject.toml": "[tool.jobcheck]\n", "snippet.py": snippet, **DOC_APP, **side_files(snippet)})
         result = run_on(root, load_catalog().select([], [], [code]))  # as users run it: defaults + the rule
         fired = any(f.code == code for f in result.findings)
         assert fired is expect, f"{code} {key}: fired={fired}"

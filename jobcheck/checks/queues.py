@@ -7,7 +7,7 @@ from typing import Iterator
 from jobcheck.checks.common import short
 from jobcheck.model import Finding, Task
 
-CODES = ("JC401", "JC402")
+CODES = ("JC401", "JC402", "JC403")
 
 
 def _queue_unchosen(ctx, task: Task) -> bool:
@@ -56,3 +56,45 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
             task.location,
             task.qualname,
         )
+
+
+def check_project(ctx) -> Iterator[Finding]:
+    """JC403: queues that tasks are routed or sent to and no declared worker consumes."""
+    workers = ctx.project.workers
+    if workers is None or "JC403" not in ctx.selected:
+        return
+    for task in ctx.project.tasks:
+        queue = task.option("queue")
+        if queue is None or queue.source == "default" or not isinstance(queue.value, str):
+            continue
+        if workers.declared(task.framework) and not workers.consumes(task.framework, queue.value, _default(ctx, task)):
+            yield _unconsumed(task.framework, queue.value, queue.location or task.location, workers)
+    for site in ctx.project.enqueue_sites:
+        queue = dict(site.options).get("queue")
+        if not isinstance(queue, str) or not workers.declared(site.framework):
+            continue
+        task = next((t for t in ctx.project.tasks if t.qualname == site.task), None)
+        default = _default(ctx, task) if task is not None else "celery"
+        if not workers.consumes(site.framework, queue, default):
+            yield _unconsumed(site.framework, queue, site.location, workers)
+
+
+def _default(ctx, task: Task) -> str:
+    """The queue a worker with no `-Q` consumes."""
+    if task.framework == "rq":
+        return "default"
+    for app in ctx.project.celery_apps:
+        setting = app.setting("task_default_queue")
+        if setting is not None and isinstance(setting.value, str):
+            return setting.value
+    return "celery"
+
+
+def _unconsumed(framework: str, queue: str, location, workers) -> Finding:
+    return Finding(
+        "JC403",
+        f"Queue `{queue}` has no worker: the {framework} workers declared in {', '.join(workers.sources[:3])} do "
+        "not consume it, so jobs sent there wait forever. Add it to a worker's queues (`-Q`) or route the task "
+        "to a consumed queue.",
+        location,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from jobcheck.analysis.index import ProjectIndex, Where
 from jobcheck.frameworks import celery, dramatiq, huey, rq
@@ -19,6 +19,7 @@ class Project:
     tasks: List[Task] = field(default_factory=list)
     enqueue_sites: List[EnqueueSite] = field(default_factory=list)
     celery_apps: List[celery.CeleryApp] = field(default_factory=list)
+    workers: Any = None  # jobcheck.workers.Workers: the queues the project's workers consume
 
 
 def build_project(index: ProjectIndex) -> Project:

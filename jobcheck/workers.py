@@ -1,0 +1,193 @@
+"""How the project runs its workers: which queues each framework's workers consume.
+
+Read from `worker-queues` in the configuration, or from worker commands in the files that
+start processes: Procfile, docker-compose/compose YAML, Kubernetes manifests, supervisor
+and systemd units. YAML is parsed with pyyaml (never executed); commands are split with
+shlex. A worker that names no queue consumes its framework's default (Celery:
+`task_default_queue`, RQ: `default`); a Dramatiq worker without `-Q` consumes every queue.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Set
+
+import yaml
+
+DEFAULT = "<default>"  # a worker that consumes the framework's default queue
+EVERY = "<every>"  # a worker that consumes every queue
+YAML_NAMES = ("docker-compose", "compose")
+YAML_FOLDERS = ("k8s", "kubernetes", "deploy", "deployment", "helm", "manifests", "charts", ".k8s")
+RQ_VALUE_OPTIONS = {
+    "-u", "--url", "-c", "--config", "-w", "--worker-class", "-j", "--job-class", "-n", "--name", "-P", "--path",
+    "--results-ttl", "--worker-ttl", "--job-monitoring-interval", "--logging_level", "--log-format",
+    "--date-format", "--exception-handler", "--pid", "--serializer", "-S", "--queue-class", "--connection-class",
+    "--max-jobs", "--max-idle-time", "--dequeue-strategy", "--maintenance-interval", "-s", "--sentry-dsn",
+    "--settings", "--pythonpath", "--worker-ttl", "--job-class",
+}
+
+
+@dataclass
+class Workers:
+    """Queues consumed per framework, and where that was read (for messages)."""
+
+    queues: Dict[str, Set[str]] = field(default_factory=dict)
+    sources: List[str] = field(default_factory=list)
+
+    def declared(self, framework: str) -> bool:
+        return framework in self.queues
+
+    def consumes(self, framework: str, queue: str, default_queue: str) -> bool:
+        consumed = self.queues.get(framework, set())
+        return EVERY in consumed or queue in consumed or (DEFAULT in consumed and queue == default_queue)
+
+
+def find_workers(root: Path, configured: tuple) -> Workers:
+    workers = Workers()
+    if configured:
+        for framework in ("celery", "rq", "dramatiq", "huey"):
+            workers.queues[framework] = set(configured)
+        workers.sources.append("worker-queues in the configuration")
+        return workers
+    for path, command in _commands(root):
+        for framework, queues in _parse(command):
+            workers.queues.setdefault(framework, set()).update(queues)
+            where = path.relative_to(root).as_posix()
+            if where not in workers.sources:
+                workers.sources.append(where)
+    return workers
+
+
+# ------------------------------------------------------------------ files
+
+
+def _commands(root: Path) -> Iterator[tuple]:
+    for path in sorted(_candidates(root)):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if path.suffix in (".yml", ".yaml"):
+            for command in _yaml_commands(text):
+                yield path, command
+        elif path.name.startswith("Procfile"):
+            for line in text.splitlines():
+                if ":" in line and not line.lstrip().startswith("#"):
+                    yield path, line.split(":", 1)[1]
+        else:  # supervisor .conf, systemd .service
+            for line in text.splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() in ("command", "ExecStart"):
+                    yield path, value
+
+
+def _candidates(root: Path) -> Iterator[Path]:
+    for path in root.glob("Procfile*"):
+        yield path
+    for pattern in ("*.yml", "*.yaml"):
+        for path in root.glob(pattern):
+            if path.name.startswith(YAML_NAMES):
+                yield path
+    for folder in YAML_FOLDERS:
+        base = root / folder
+        if base.is_dir():
+            for pattern in ("**/*.yml", "**/*.yaml"):
+                yield from base.glob(pattern)
+    for pattern in ("*.conf", "*.service", "supervisor*/**/*.conf", "systemd/**/*.service", "deploy/**/*.conf"):
+        yield from root.glob(pattern)
+
+
+def _yaml_commands(text: str) -> Iterator[str]:
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return
+    for document in documents:
+        yield from _walk_yaml(document)
+
+
+def _walk_yaml(node) -> Iterator[str]:
+    if isinstance(node, dict):
+        parts: List[str] = []
+        for key in ("entrypoint", "command", "args"):
+            value = node.get(key)
+            if isinstance(value, str):
+                parts.append(value)
+            elif isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+                parts.append(" ".join(shlex.quote(str(v)) for v in value))
+        if parts:
+            yield " ".join(parts)
+        for value in node.values():
+            yield from _walk_yaml(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_yaml(value)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def _parse(command: str) -> Iterator[tuple]:
+    for part in command.replace("&&", ";").replace("||", ";").split(";"):
+        try:
+            tokens = shlex.split(part)
+        except ValueError:
+            continue
+        found = _celery(tokens) or _rq(tokens) or _dramatiq(tokens)
+        if found is not None:
+            yield found
+
+
+def _celery(tokens: List[str]) -> Optional[tuple]:
+    if not any(t.endswith("celery") for t in tokens) or "worker" not in tokens:
+        return None
+    queues = _option_values(tokens, ("-Q", "--queues"), split_commas=True)
+    return ("celery", queues or {DEFAULT})
+
+
+def _rq(tokens: List[str]) -> Optional[tuple]:
+    if "rqworker" in tokens:
+        start = tokens.index("rqworker")
+    elif any(t.endswith("rq") for t in tokens) and "worker" in tokens:
+        start = tokens.index("worker")
+    else:
+        return None
+    queues, skip = set(), False
+    for token in tokens[start + 1 :]:
+        if skip:
+            skip = False
+        elif token.startswith("-"):
+            skip = token in RQ_VALUE_OPTIONS
+        else:
+            queues.add(token)
+    return ("rq", queues or {"default"})
+
+
+def _dramatiq(tokens: List[str]) -> Optional[tuple]:
+    if not any(t.endswith("dramatiq") for t in tokens):
+        return None
+    queues = _option_values(tokens, ("-Q", "--queues"), split_commas=False, several=True)
+    return ("dramatiq", queues or {EVERY})
+
+
+def _option_values(tokens: List[str], names: tuple, split_commas: bool, several: bool = False) -> Set[str]:
+    values: List[str] = []
+    for i, token in enumerate(tokens):
+        for name in names:
+            if token.startswith(name + "="):
+                values.append(token[len(name) + 1 :])
+            elif token == name:
+                for value in tokens[i + 1 :]:
+                    if value.startswith("-"):
+                        break
+                    values.append(value)
+                    if not several:
+                        break
+            elif name == "-Q" and token.startswith("-Q") and len(token) > 2:
+                values.append(token[2:])
+    queues: Set[str] = set()
+    for value in values:
+        queues.update(v for v in (value.split(",") if split_commas else [value]) if v)
+    return queues

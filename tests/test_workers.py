@@ -1,0 +1,104 @@
+"""JC403: worker declarations read from the files that start processes, never executed."""
+
+import textwrap
+
+from conftest import run_on
+from jobcheck.workers import DEFAULT, EVERY, find_workers
+
+CELERY_TASKS = """
+from celery import Celery
+
+app = Celery("shop")
+app.conf.task_default_queue = "default"
+app.conf.task_routes = {"shop.tasks.send_receipt": {"queue": "emails"}, "shop.tasks.charge": {"queue": "payments"}}
+
+
+@app.task(time_limit=60, expires=60)
+def send_receipt(order_id):
+    return order_id
+
+
+@app.task(time_limit=60, expires=60)
+def charge(order_id):
+    return order_id
+
+
+@app.task(time_limit=60, expires=60, queue="default")
+def ping():
+    return None
+"""
+
+
+def unconsumed(root):
+    return sorted(f.message.split("`")[1] for f in run_on(root, {"JC403"}).findings)
+
+
+def test_procfile_celery_queues(project):
+    root = project({"shop/__init__.py": "", "shop/tasks.py": CELERY_TASKS})
+    (root / "Procfile").write_text("web: gunicorn shop.wsgi\nworker: celery -A shop worker -Q default,emails -c 4\nbeat: celery -A shop beat\n")
+    assert unconsumed(root) == ["payments"]
+
+
+def test_compose_and_kubernetes_commands(project):
+    root = project({"shop/__init__.py": "", "shop/tasks.py": CELERY_TASKS})
+    (root / "docker-compose.yml").write_text(
+        textwrap.dedent(
+            """
+            services:
+              worker:
+                image: shop
+                command: celery -A shop worker --queues=emails
+            """
+        )
+    )
+    (root / "k8s").mkdir()
+    (root / "k8s" / "payments.yaml").write_text(
+        textwrap.dedent(
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            spec:
+              template:
+                spec:
+                  containers:
+                    - name: payments
+                      command: ["celery"]
+                      args: ["-A", "shop", "worker", "-Q", "payments"]
+            ---
+            kind: Service
+            """
+        )
+    )
+    assert unconsumed(root) == ["default"]  # `ping` goes to a queue no declared worker takes
+
+
+def test_no_declared_worker_means_silence(project):
+    root = project({"shop/__init__.py": "", "shop/tasks.py": CELERY_TASKS})
+    (root / "docker-compose.yml").write_text("services:\n  web:\n    command: gunicorn shop.wsgi\n")
+    assert unconsumed(root) == []
+
+
+def test_a_celery_worker_without_queues_takes_the_default_queue(tmp_path):
+    (tmp_path / "Procfile").write_text("worker: celery -A shop worker\n")
+    assert find_workers(tmp_path, ()).queues == {"celery": {DEFAULT}}
+
+
+def test_supervisor_systemd_rq_and_dramatiq(tmp_path):
+    (tmp_path / "workers.conf").write_text("[program:rq]\ncommand=rq worker -u redis://r high default --burst\n")
+    (tmp_path / "dramatiq.service").write_text("[Service]\nExecStart=/venv/bin/dramatiq shop.tasks -Q billing mail -p 2\n")
+    (tmp_path / "Procfile.dev").write_text("django_rq: python manage.py rqworker low\ndram: dramatiq shop.tasks\n")
+    workers = find_workers(tmp_path, ())
+    assert workers.queues == {"rq": {"high", "default", "low"}, "dramatiq": {"billing", "mail", EVERY}}
+    assert workers.sources == ["Procfile.dev", "dramatiq.service", "workers.conf"]
+
+
+def test_configured_worker_queues_win(project):
+    root = project({"shop/__init__.py": "", "shop/tasks.py": CELERY_TASKS})
+    (root / "pyproject.toml").write_text('[tool.jobcheck]\nworker-queues = ["default", "payments"]\n')
+    (root / "Procfile").write_text("worker: celery -A shop worker -Q emails\n")
+    assert unconsumed(root) == ["emails"]
+
+
+def test_broken_yaml_is_skipped(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services: [unclosed\n")
+    assert find_workers(tmp_path, ()).queues == {}
