@@ -9,6 +9,7 @@ shlex. A worker that names no queue consumes its framework's default (Celery:
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Dict, Iterator, List, Optional, Set
 import yaml
 
 DEFAULT = "<default>"  # a worker that consumes the framework's default queue
-EVERY = "<every>"  # a worker that consumes every queue
+EVERY = "<every>"  # a worker that consumes every queue (or queues named at deploy time)
+TEMPLATED = re.compile(r"\$|%\(|\{\{")
 YAML_NAMES = ("docker-compose", "compose")
 YAML_FOLDERS = ("k8s", "kubernetes", "deploy", "deployment", "helm", "manifests", "charts", ".k8s")
 RQ_VALUE_OPTIONS = {
@@ -137,7 +139,10 @@ def _parse(command: str) -> Iterator[tuple]:
             continue
         found = _celery(tokens) or _rq(tokens) or _dramatiq(tokens)
         if found is not None:
-            yield found
+            framework, queues = found
+            if any(TEMPLATED.search(queue) for queue in queues):
+                queues = {EVERY}  # `-Q $QUEUES`, `%(ENV_QUEUES)s`: decided at deploy time, unknown here
+            yield framework, queues
 
 
 def _celery(tokens: List[str]) -> Optional[tuple]:

@@ -102,3 +102,9 @@ def test_configured_worker_queues_win(project):
 def test_broken_yaml_is_skipped(tmp_path):
     (tmp_path / "compose.yaml").write_text("services: [unclosed\n")
     assert find_workers(tmp_path, ()).queues == {}
+
+
+def test_queues_named_at_deploy_time_are_unknown(tmp_path):
+    (tmp_path / "worker.conf").write_text("[program:w]\ncommand=rq worker %(ENV_QUEUES)s\n")
+    (tmp_path / "Procfile").write_text("worker: celery -A shop worker -Q $CELERY_QUEUES\n")
+    assert find_workers(tmp_path, ()).queues == {"rq": {EVERY}, "celery": {EVERY}}
