@@ -165,6 +165,8 @@ class FunctionFact:
     handlers: Tuple[Tuple[Tuple[Expr, ...], Span], ...] = ()
     # the spans of those clauses whose body returns a value (`except Exception: return {"error": ...}`)
     handler_returns: Tuple[Span, ...] = ()
+    # `name.attr = value` on a local or parameter (not `self`): (dotted target, value, span, context)
+    attr_assigns: Tuple[Tuple[str, Expr, Span, Tuple["Frame", ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class Frame:
     """One level of the syntactic context of a call, inside its function.
 
     kind: "with" (exprs: the context managers), "loop", "try" (exprs: the handled
-    exception types), "except" (exprs: its types; span: the except clause), "callback"
+    exception types), "except" (exprs: its types; span: the except clause), "finally", "callback"
     (a lambda passed to exprs[0]), "guard" (an earlier `if ...: return/raise/continue`
     in an enclosing block: exprs are the calls in its test, names the dotted names it
     reads, text the test as written).

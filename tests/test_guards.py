@@ -300,3 +300,26 @@ def test_final_failure_handling_per_framework(project):
         assert len(found) == expected, handler
         if found:
             assert (found[0].location.path, found[0].location.line) == ("h/tasks.py", 3)  # at the Huey instance
+
+
+def test_enqueues_in_loops_are_jc904_when_asked(project):
+    root = project(
+        {
+            "s/__init__.py": "",
+            "s/tasks.py": """
+                from celery import shared_task
+
+                @shared_task(queue="q", time_limit=60)
+                def notify(user_id):
+                    pass
+
+                def fan_out(user_ids):
+                    for user_id in user_ids:
+                        notify.delay(user_id)
+                    [notify.delay(u) for u in user_ids]
+                    notify.delay(user_ids[0])
+            """,
+        }
+    )
+    assert all(f.code != "JC904" for f in run_on(root, None).findings)  # off by default
+    assert [f.location.line for f in run_on(root, {"JC904"}).findings] == [9, 10]

@@ -64,6 +64,8 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                     "sync_crm_later",
                     "sync_crm_recorded",
                     "sync_crm_timeout",
+                    "add_note",
+                    "add_note_locked",
                 )
             ),
             "modern.render",
@@ -85,6 +87,8 @@ def test_fixture_inventory_is_complete(fixture_tasks):
                     "refresh_rates",
                     "close_books",
                     "close_books_safely",
+                    "settle_day",
+                    "settle_day_safely",
                 )
             ),
             *(f"jobs.reports.{n}" for n in ("deliver_report", "push_notification", "push_with_key", "resync")),

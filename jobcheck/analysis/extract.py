@@ -209,6 +209,7 @@ class _Scope:
         self.raises: List[Tuple[Expr, Any, Tuple[Frame, ...]]] = []
         self.handlers: List[Tuple[Tuple[Expr, ...], Any]] = []
         self.handler_returns: List[Any] = []
+        self.attr_assigns: List[Tuple[str, Expr, Any, Tuple[Frame, ...]]] = []
 
 
 _SKIPPED_FIELDS = frozenset(
@@ -590,9 +591,10 @@ class _Walker:
             if self.scopes and self.scopes[-1].kind == "function":
                 self.scopes[-1].handlers.append((handled, span))
             self._framed(Frame("except", handled, span=span), [handler.body])
-        for block in (node.orelse, node.finalbody):
-            if block is not None:
-                self.walk(block)
+        if node.orelse is not None:
+            self.walk(node.orelse)
+        if node.finalbody is not None:
+            self._framed(Frame("finally"), [node.finalbody])
 
     def _walk_lambda(self, node: cst.Lambda) -> None:
         owner = self._calls[-1].func if self._calls else None
@@ -713,6 +715,7 @@ class _Walker:
                 raises=tuple(scope.raises),
                 handlers=tuple(scope.handlers),
                 handler_returns=tuple(scope.handler_returns),
+                attr_assigns=tuple(scope.attr_assigns),
             )
         )
 
@@ -808,6 +811,10 @@ class _Walker:
                 self._class_stack[-1][1]["attrs"].append((target.value, self.expr(value), self.span(target)))
         elif isinstance(target, cst.Name) and target.value not in scope.locals:
             scope.locals[target.value] = self.expr(value)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value != "self":
+            # `order.tags = order.tags + [tag]`: a field of a local value set from the code
+            record = (f"{target.value.value}.{target.attr.value}", self.expr(value), self.span(node), tuple(self.frames))
+            scope.attr_assigns.append(record)
         elif (
             isinstance(target, cst.Attribute)
             and isinstance(target.value, cst.Name)

@@ -1,4 +1,4 @@
-"""JC902 model-instance-argument."""
+"""JC902 model-instance-argument, JC904 enqueue-in-loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from jobcheck.analysis.index import Where
 from jobcheck.model import CallFact, Collection, Expr, Finding, ModuleFacts, Name
 
-CODES = ("JC902",)
+CODES = ("JC902", "JC904")
+
+BULK = {
+    "celery": "`group(task.s(x) for x in items).apply_async()` or `task.chunks(...)`",
+    "rq": "`queue.enqueue_many([...])`",
+    "dramatiq": "`group(actor.message(x) for x in items).run()`",
+    "huey": "`task.map(items)`",
+}
 
 # where the job's own arguments are, per enqueue API (the rest are options)
 FIRST_ARGUMENT = {"enqueue": 1, "enqueue_call": 1, "enqueue_in": 2, "enqueue_at": 2}
@@ -15,6 +22,10 @@ FIRST_ARGUMENT = {"enqueue": 1, "enqueue_call": 1, "enqueue_in": 2, "enqueue_at"
 
 def check_project(ctx) -> Iterator[Finding]:
     calls = calls_by_place(ctx)
+    if "JC904" in ctx.selected:
+        yield from _in_loops(ctx, calls)
+    if "JC902" not in ctx.selected:
+        return
     for site in ctx.project.enqueue_sites:
         if site.api in ("beat", "send_task"):
             continue
@@ -76,3 +87,18 @@ def _orm_object(ctx, argument: Expr, where: Where) -> Optional[str]:
         return f"a `{short}` queryset"
     return None
 
+
+
+def _in_loops(ctx, calls) -> Iterator[Finding]:
+    for site in ctx.project.enqueue_sites:
+        found = calls.get((site.location.path, site.location.span))
+        if found is None or site.api in ("beat", "map", "enqueue_many") or site.framework not in BULK:
+            continue
+        if any(frame.kind == "loop" for frame in found[1].context):
+            job = f"`{site.task.rsplit('.', 1)[-1]}`" if site.task else "a job"
+            yield Finding(
+                "JC904",
+                f"One {job} is sent per loop iteration: each send is a broker round trip. Send them in one go "
+                f"with {BULK[site.framework]}.",
+                site.location,
+            )

@@ -1,13 +1,29 @@
-"""JC201 lock-without-expiry."""
+"""JC201 lock-without-expiry, JC202 lock-not-released, JC203 unlocked-read-modify-write."""
 
 from __future__ import annotations
 
 from typing import Iterator, Optional, Tuple
 
 from jobcheck.analysis.index import Where
-from jobcheck.model import Call, Const, Finding, Location, ModuleFacts, split_method
+from jobcheck.checks.common import short
+from jobcheck.model import (
+    Attr,
+    BinOp,
+    Call,
+    Collection,
+    Const,
+    Expr,
+    Finding,
+    Location,
+    ModuleFacts,
+    Name,
+    Task,
+    Unknown,
+    leaf,
+    split_method,
+)
 
-CODES = ("JC201",)
+CODES = ("JC201", "JC202", "JC203")
 
 # lock constructors by canonical name: (the keyword that makes it expire, its position, the fix)
 LOCKS = {
@@ -21,6 +37,10 @@ REDIS_LOCK = ("timeout", 1, "pass `timeout=` (seconds)")
 
 def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
     if module.error is not None:
+        return
+    if "JC202" in ctx.selected:
+        yield from _unreleased(ctx, module)
+    if "JC201" not in ctx.selected:
         return
     index = ctx.project.index
     for fact in module.calls:
@@ -55,3 +75,121 @@ def _lock_spec(ctx, call: Call, where: Where) -> Optional[Tuple[str, int, str]]:
         if name in LOCKS:
             return LOCKS[name]
     return None
+
+
+# ------------------------------------------------------------------ JC202
+
+LOCK_LEAVES = {"lock", "Lock", "Redlock", "RLock", "Semaphore"}
+
+
+def _unreleased(ctx, module: ModuleFacts) -> Iterator[Finding]:
+    """`lock.acquire()` outside `with` whose `lock.release()` is not in a `finally`."""
+    for function in module.functions:
+        locks = {name for name, value in function.locals if isinstance(value, Call) and leaf(value.func) in LOCK_LEAVES}
+        if not locks:
+            continue
+        calls = [f for f in module.calls if f.scope == function.qualname]
+        released = {
+            split[0].qname
+            for f in calls
+            if (split := split_method(f.call.func)) is not None
+            and split[1] == "release"
+            and isinstance(split[0], Name)
+            and any(frame.kind == "finally" for frame in f.context)
+        }
+        for fact in calls:
+            split = split_method(fact.call.func)
+            if split is None or split[1] != "acquire" or not isinstance(split[0], Name):
+                continue
+            name = split[0].qname
+            if name in locks and name not in released:
+                yield Finding(
+                    "JC202",
+                    f"`{name}` is acquired here but not released in a `finally`: an exception in between leaves it "
+                    "held (until it expires, if ever). Use `with lock:`, or release it in `try: ... finally: "
+                    f"{name}.release()`.",
+                    Location(module.path, fact.call.span),
+                )
+
+
+# ------------------------------------------------------------------ JC203
+
+MUTATORS = {"append", "extend", "insert", "update", "add", "remove", "pop", "setdefault", "discard", "clear"}
+
+
+def check_task(ctx, task: Task) -> Iterator[Finding]:
+    """JC203: a field rebuilt from its old value on a row read without a lock, then saved."""
+    if "JC203" not in ctx.selected:
+        return
+    entry = ctx.analysis.entry(task)
+    if entry is None:
+        return
+    module, function = entry
+    where = Where(module, function)
+    scope = f"{module.module}:{function.qualname}"
+    if ctx.analysis.locks_rows(scope) or ctx.analysis.claims_rows(scope):
+        return
+    calls = ctx.analysis.calls_of(module, function)
+    changed = {}  # row name -> (field, span) of the first read-modify-write
+    for target, value, span, frames in function.attr_assigns:
+        row, _, field = target.partition(".")
+        if _locked(ctx, frames) or not _rebuilt_from(value, target):
+            continue
+        if _is_row(ctx, row, where):
+            changed.setdefault(row, (field, span))
+    for fact in calls:
+        split = split_method(fact.call.func)
+        if split is None or split[1] not in MUTATORS or not isinstance(split[0], Name) or _locked(ctx, fact.context):
+            continue
+        row, _, field = split[0].qname.partition(".")
+        if field and "." not in field and _is_row(ctx, row, where):
+            changed.setdefault(row, (field, fact.call.span))
+    for fact in calls:
+        split = split_method(fact.call.func)
+        if split is None or split[1] != "save" or not isinstance(split[0], Name) or split[0].qname not in changed:
+            continue
+        field, span = changed[split[0].qname]
+        if fact.call.span[:2] < span[:2]:
+            continue
+        yield Finding(
+            "JC203",
+            f"`{short(task)}` reads `{split[0].qname}`, rebuilds `{field}` from its old value and saves it with no "
+            "row lock: two copies of the job running at once each save their own version, and one change is "
+            "lost. Read it with `select_for_update()` inside `transaction.atomic()`, or update it in the "
+            "database in one statement.",
+            Location(module.path, fact.call.span),
+            task.qualname,
+        )
+
+
+def _rebuilt_from(value: Expr, target: str) -> bool:
+    """`row.tags + [tag]`, `row.name + " (old)"`, `{**row.data, ...}`: not a numeric increment (JC102)."""
+    if isinstance(value, BinOp) and value.op == "Add":
+        sides = (value.left, value.right)
+        reads = any(isinstance(s, Name) and s.qname == target for s in sides)
+        other = [s for s in sides if not (isinstance(s, Name) and s.qname == target)]
+        return reads and any(isinstance(s, Collection) or (isinstance(s, Const) and isinstance(s.value, (str, list, tuple))) for s in other)
+    if isinstance(value, Collection) and value.kind == "dict":
+        return any(isinstance(k, Unknown) and k.text == "**" for k in value.keys) and _mentions(value, target)
+    return False
+
+
+def _mentions(expr: Expr, target: str) -> bool:
+    if isinstance(expr, Name):
+        return expr.qname == target
+    if isinstance(expr, Collection):
+        return any(_mentions(item, target) for item in expr.items)
+    if isinstance(expr, Attr):
+        return _mentions(expr.base, target)
+    return False
+
+
+def _is_row(ctx, name: str, where: Where) -> bool:
+    vtype = ctx.analysis.typer.of(Name(name, "local"), where)
+    return vtype is not None and vtype[0] == "row"
+
+
+def _locked(ctx, frames) -> bool:
+    return any(
+        frame.kind == "with" and any(ctx.analysis.is_lock(manager) for manager in frame.exprs) for frame in frames
+    )
