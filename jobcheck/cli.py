@@ -240,10 +240,11 @@ def tasks(paths, output_format, config_path, jobs, effects) -> None:
                 result.notifications.append(
                     engine.Notification(task.location.path, engine.internal_error_message(error), "internal")
                 )
+    queues = tasks_report.queue_table(result.project) if result.project is not None else []
     if output_format == "json":
-        click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis), nl=False)
+        click.echo(tasks_report.render_json(found, result.files_checked, summaries, analysis, queues), nl=False)
     else:
-        click.echo(tasks_report.render_text(found, result.files_checked, summaries, analysis), nl=False)
+        click.echo(tasks_report.render_text(found, result.files_checked, summaries, analysis, queues), nl=False)
     for notification in result.notifications:
         click.echo(f"jobcheck: error: {notification.path}: {notification.message}", err=True)
     sys.exit(2 if result.notifications else 0)

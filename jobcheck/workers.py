@@ -196,3 +196,15 @@ def _option_values(tokens: List[str], names: tuple, split_commas: bool, several:
     for value in values:
         queues.update(v for v in (value.split(",") if split_commas else [value]) if v)
     return queues
+
+
+def default_queue(project, framework: str) -> str:
+    """The queue a worker that names none consumes: RQ `default`; Celery `task_default_queue`
+    (`celery` unless the app sets it)."""
+    if framework == "rq":
+        return "default"
+    for app in getattr(project, "celery_apps", ()):
+        setting = app.setting("task_default_queue")
+        if setting is not None and isinstance(setting.value, str):
+            return setting.value
+    return "celery"

@@ -1,5 +1,6 @@
 """JC403: worker declarations read from the files that start processes, never executed."""
 
+import json
 import textwrap
 
 from conftest import run_on
@@ -108,3 +109,18 @@ def test_queues_named_at_deploy_time_are_unknown(tmp_path):
     (tmp_path / "worker.conf").write_text("[program:w]\ncommand=rq worker %(ENV_QUEUES)s\n")
     (tmp_path / "Procfile").write_text("worker: celery -A shop worker -Q $CELERY_QUEUES\n")
     assert find_workers(tmp_path, ()).queues == {"rq": {EVERY}, "celery": {EVERY}}
+
+
+def test_tasks_lists_queues_and_who_consumes_them(project):
+    import subprocess
+    import sys
+
+    root = project({"shop/__init__.py": "", "shop/tasks.py": CELERY_TASKS})
+    (root / "Procfile").write_text("worker: celery -A shop worker -Q default,emails\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "jobcheck", "tasks", "--output-format", "json", "."], cwd=root, capture_output=True, text=True
+    )
+    queues = {q["queue"]: q for q in json.loads(completed.stdout)["queues"]}
+    assert queues["emails"]["tasks"] == ["send_receipt"] and queues["emails"]["consumed_by"] == "consumed: Procfile"
+    assert queues["payments"]["consumed_by"] == "NOT consumed by the declared workers"
+    assert queues["default"]["tasks"] == ["ping"]

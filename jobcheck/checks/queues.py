@@ -6,6 +6,7 @@ from typing import Iterator
 
 from jobcheck.checks.common import short
 from jobcheck.model import Finding, Task
+from jobcheck.workers import default_queue
 
 CODES = ("JC401", "JC402", "JC403")
 
@@ -67,27 +68,14 @@ def check_project(ctx) -> Iterator[Finding]:
         queue = task.option("queue")
         if queue is None or queue.source == "default" or not isinstance(queue.value, str):
             continue
-        if workers.declared(task.framework) and not workers.consumes(task.framework, queue.value, _default(ctx, task)):
+        if workers.declared(task.framework) and not workers.consumes(task.framework, queue.value, default_queue(ctx.project, task.framework)):
             yield _unconsumed(task.framework, queue.value, queue.location or task.location, workers)
     for site in ctx.project.enqueue_sites:
         queue = dict(site.options).get("queue")
         if not isinstance(queue, str) or not workers.declared(site.framework):
             continue
-        task = next((t for t in ctx.project.tasks if t.qualname == site.task), None)
-        default = _default(ctx, task) if task is not None else "celery"
-        if not workers.consumes(site.framework, queue, default):
+        if not workers.consumes(site.framework, queue, default_queue(ctx.project, site.framework)):
             yield _unconsumed(site.framework, queue, site.location, workers)
-
-
-def _default(ctx, task: Task) -> str:
-    """The queue a worker with no `-Q` consumes."""
-    if task.framework == "rq":
-        return "default"
-    for app in ctx.project.celery_apps:
-        setting = app.setting("task_default_queue")
-        if setting is not None and isinstance(setting.value, str):
-            return setting.value
-    return "celery"
 
 
 def _unconsumed(framework: str, queue: str, location, workers) -> Finding:

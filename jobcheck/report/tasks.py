@@ -11,6 +11,7 @@ from jobcheck.analysis.effects import guard_frames, guards_of, in_callback, in_l
 from jobcheck.model import Attr, BinOp, Call, Collection, Const, Effect, Name, OptionValue, Subscript, Task, Unknown
 
 from jobcheck.report.json import location_json
+from jobcheck.workers import default_queue
 
 
 def display(value: Any) -> Any:
@@ -93,7 +94,11 @@ def _effect_lines(effect: Effect, analysis: Any) -> List[str]:
 
 
 def render_text(
-    tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None
+    tasks: List[Task],
+    files_checked: int,
+    effects: Optional[Dict[str, List[Effect]]] = None,
+    analysis: Any = None,
+    queues: Optional[List[Dict[str, Any]]] = None,
 ) -> str:
     lines: List[str] = []
     for task in tasks:
@@ -110,6 +115,14 @@ def render_text(
             lines.append(f"    effects       {len(found) if found else 'none found'}")
             for effect in found:
                 lines.extend(_effect_lines(effect, analysis))
+    if queues:
+        lines.append("Queues:")
+        for entry in queues:
+            names = ", ".join(entry["tasks"][:4]) + (", ..." if len(entry["tasks"]) > 4 else "")
+            lines.append(
+                f"    {entry['framework']:<9}{_short(entry['queue']):<24} {len(entry['tasks'])} task(s): {names}"
+                f"  [{entry['consumed_by']}]"
+            )
     counts = Counter(t.framework for t in tasks)
     per_framework = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
     lines.append(
@@ -134,7 +147,11 @@ def option_json(option: OptionValue) -> Dict[str, Any]:
 
 
 def render_json(
-    tasks: List[Task], files_checked: int, effects: Optional[Dict[str, List[Effect]]] = None, analysis: Any = None
+    tasks: List[Task],
+    files_checked: int,
+    effects: Optional[Dict[str, List[Effect]]] = None,
+    analysis: Any = None,
+    queues: Optional[List[Dict[str, Any]]] = None,
 ) -> str:
     document = {
         "tasks": [
@@ -154,6 +171,31 @@ def render_json(
             }
             for task in tasks
         ],
+        "queues": queues or [],
         "files_checked": files_checked,
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def queue_table(project: Any) -> List[Dict[str, Any]]:
+    """Per queue: the tasks routed or sent to it, and which declared workers consume it."""
+    members: Dict[tuple, set] = {}
+    for task in project.tasks:
+        queue = task.option("queue")
+        if queue is not None and isinstance(queue.value, str):
+            members.setdefault((task.framework, queue.value), set()).add(task.qualname.rsplit(".", 1)[-1])
+    for site in project.enqueue_sites:
+        queue = dict(site.options).get("queue")
+        if isinstance(queue, str) and site.task:
+            members.setdefault((site.framework, queue), set()).add(site.task.rsplit(".", 1)[-1])
+    workers = project.workers
+    table = []
+    for (framework, queue), names in sorted(members.items()):
+        if workers is None or not workers.declared(framework):
+            consumed = "no worker declared"
+        elif workers.consumes(framework, queue, default_queue(project, framework)):
+            consumed = "consumed: " + ", ".join(workers.sources)
+        else:
+            consumed = "NOT consumed by the declared workers"
+        table.append({"framework": framework, "queue": queue, "tasks": sorted(names), "consumed_by": consumed})
+    return table
