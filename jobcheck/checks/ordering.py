@@ -23,6 +23,8 @@ def check_project(ctx) -> Iterator[Finding]:
         for earlier, later in zip(sites, sites[1:]):
             if earlier.task == later.task or CHAINING & {k for k, _ in later.options}:
                 continue
+            if not _both_run(calls, earlier, later):
+                continue
             first = _arguments(calls, earlier)
             shared = [a for a in _arguments(calls, later) if a in first]
             if not shared:
@@ -38,8 +40,22 @@ def check_project(ctx) -> Iterator[Finding]:
 
 
 def _arguments(calls, site: EnqueueSite) -> list:
+    """The job's own arguments (not enqueue options such as `run_async=` or `job_kwargs=`)."""
     _, fact = calls[(site.location.path, site.location.span)]
-    return [a for a in job_arguments(site.api, fact) if not isinstance(a, Const)]
+    options = {value for key, value in fact.call.kwargs}
+    return [a for a in job_arguments(site.api, fact) if not isinstance(a, Const) and a not in options or a in fact.call.args]
+
+
+def _both_run(calls, earlier: EnqueueSite, later: EnqueueSite) -> bool:
+    """Not in different arms of an `if`, and no exit between them (`send(a); return` ... `send(b)`)."""
+    first, second = calls[(earlier.location.path, earlier.location.span)][1], calls[(later.location.path, later.location.span)][1]
+    arms_first = {(f.span, f.text) for f in first.context if f.kind == "branch"}
+    arms_second = {(f.span, f.text) for f in second.context if f.kind == "branch"}
+    spans_first = {span for span, _ in arms_first}
+    if any(span in spans_first and (span, text) not in arms_first for span, text in arms_second):
+        return False
+    guards_second = [f for f in second.context if f.kind == "guard"]
+    return not any(f.span[:2] > first.call.span[:2] for f in guards_second)
 
 
 def _short(qualname: str) -> str:

@@ -463,8 +463,12 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
         explicit.setdefault(
             "max_retries", OptionValue(limit, f"retry_kwargs ({retry_kwargs.source})", retry_kwargs.location)
         )
+    app_level = set(config_map.values())
     for raw, value in explicit.items():
-        options[option_map.get(raw, raw)] = value
+        key = option_map.get(raw, raw)
+        if value.value is None and key in app_level and key in options:
+            continue  # `time_limit = None` on a task means "the app's setting", not "none"
+        options[key] = value
     options["name"] = OptionValue(name, "explicit name" if "name" in explicit else "module.qualname")
     if "queue" not in explicit:
         routed = route_for(name, app.settings["task_routes"]) if app and "task_routes" in app.settings else None
