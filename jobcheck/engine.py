@@ -193,6 +193,9 @@ class SourceSet:
         return list(selected.values())
 
 
+VERSIONED_PACKAGES = ("huey",)  # packages whose version changes a verdict
+
+
 def _relative(path: Path, config: Config) -> str:
     return Path(os.path.relpath(path.resolve(), config.root.resolve())).as_posix()
 
@@ -281,7 +284,10 @@ def run(
         project = Project(index=index)
     from jobcheck.workers import find_workers
 
+    from jobcheck.versions import declared_versions
+
     project.workers = find_workers(config.root, config.worker_queues)
+    project.versions = declared_versions(config.root, VERSIONED_PACKAGES)
     result.project = project
     modules = sorted(sources.parsed.values(), key=lambda m: m.path)
     result.modules = modules

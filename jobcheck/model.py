@@ -242,6 +242,7 @@ class ModuleFacts:
     error: Optional[SyntaxErrorFact] = None
     # string keys of dicts written outside functions (settings, beat schedules): (key, span)
     dict_keys: Tuple[Tuple[str, Span], ...] = ()
+    managed: Tuple[Span, ...] = ()  # calls used as `with` context managers
 
 
 # ----------------------------------------------------------------- tasks and results

@@ -65,6 +65,7 @@ def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -
         classes=tuple(walker.classes),
         calls=tuple(walker.calls),
         dict_keys=tuple(walker.dict_keys),
+        managed=tuple(walker.managed),
     )
     return _fill_spans(facts, spans)
 
@@ -263,6 +264,7 @@ class _Walker:
         self.classes: List[ClassFact] = []
         self.calls: List[CallFact] = []
         self.dict_keys: List[Tuple[str, Any]] = []
+        self.managed: List[Any] = []
         self.scopes: List[_Scope] = []
         self._augmented: Dict[str, List[Any]] = {}
         self.pending_nodes: List[cst.CSTNode] = []
@@ -561,6 +563,7 @@ class _Walker:
                 if scope is not None and scope.kind == "function":
                     scope.locals.setdefault(item.asname.name.value, self.expr(item.item))
         managers = tuple(self.expr(item.item) for item in node.items)
+        self.managed.extend(self.span(item.item) for item in node.items if isinstance(item.item, cst.Call))
         scope = f"{self.module_name}:{self.current_scope()}"
         self._framed(Frame("with", managers, span=self.span(node.items[0].item), scope=scope), [node.body])
 

@@ -43,11 +43,14 @@ def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
     if "JC201" not in ctx.selected:
         return
     index = ctx.project.index
+    held = _held_spans(module)
     for fact in module.calls:
         where = Where(module, index.function(module.module, fact.scope) if fact.scope else None)
         spec = _lock_spec(ctx, fact.call, where)
         if spec is None:
             continue
+        if spec[0] == "ttl" and (fact.call.span not in held or not _huey_lock_ttl_possible(ctx)):
+            continue  # a Huey lock object that is not taken here (`.clear()`, `.acquired`), or no `ttl` to set
         keyword, position, fix = spec
         value = fact.call.kwarg(keyword)
         if value is None and len(fact.call.args) > position and not fact.call.star_args:
@@ -62,6 +65,27 @@ def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
             f"every later job waits or skips. {fix[0].upper()}{fix[1:]} a little longer than the work takes.",
             Location(module.path, fact.call.span),
         )
+
+
+def _held_spans(module: ModuleFacts) -> set:
+    """Calls used as a context manager or a decorator: where a lock object is taken."""
+    return {span for function in module.functions for span in function.decorator_spans} | set(module.managed)
+
+
+def _huey_lock_ttl_possible(ctx) -> bool:
+    """`lock_task(ttl=)` exists from Huey 3.4, and SQLite storage rejects it."""
+    version = ctx.project.versions.get("huey")
+    if version is not None and version < (3, 4):
+        return False
+    return not any(_mentions_sqlite_huey(module) for module in ctx.project.index.scanned())
+
+
+def _mentions_sqlite_huey(module: ModuleFacts) -> bool:
+    names = [fact.call.func for fact in module.calls] + [assign.value for assign in module.assigns]
+    texts = [n.qname for n in names if isinstance(n, Name)] + [
+        v.value for fact in module.calls for _, v in fact.call.kwargs if isinstance(v, Const) and isinstance(v.value, str)
+    ]
+    return any("SqliteHuey" in text or "SqliteStorage" in text for text in texts)
 
 
 def _lock_spec(ctx, call: Call, where: Where) -> Optional[Tuple[str, int, str]]:

@@ -20,6 +20,7 @@ class Project:
     enqueue_sites: List[EnqueueSite] = field(default_factory=list)
     celery_apps: List[celery.CeleryApp] = field(default_factory=list)
     workers: Any = None  # jobcheck.workers.Workers: the queues the project's workers consume
+    versions: Dict[str, tuple] = field(default_factory=dict)  # declared package versions (jobcheck.versions)
 
 
 def build_project(index: ProjectIndex) -> Project:
