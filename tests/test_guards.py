@@ -323,3 +323,46 @@ def test_enqueues_in_loops_are_jc904_when_asked(project):
     )
     assert all(f.code != "JC904" for f in run_on(root, None).findings)  # off by default
     assert [f.location.line for f in run_on(root, {"JC904"}).findings] == [9, 10]
+
+
+def test_swallowed_exceptions_and_recorded_failures(project):
+    root = project(
+        {
+            "s/__init__.py": "",
+            "s/tasks.py": """
+                import logging
+                import requests
+                from celery import shared_task
+
+                log = logging.getLogger(__name__)
+
+                @shared_task(queue="q", time_limit=60, acks_late=True)
+                def only_logs(url):
+                    try:
+                        requests.get(url, timeout=5)
+                    except Exception:
+                        log.exception("failed")
+
+                @shared_task(queue="q", time_limit=60, acks_late=True)
+                def records_after(job):
+                    try:
+                        requests.get(job.url, timeout=5)
+                    except Exception:
+                        log.exception("failed")
+                    job.status = "failed"
+                    job.save()
+
+                @shared_task(queue="q", time_limit=60, acks_late=True)
+                def cleanup_only(url):
+                    try:
+                        requests.get(url, timeout=5)
+                    finally:
+                        try:
+                            log.info("done")
+                        except Exception:
+                            log.warning("could not log")
+            """,
+        }
+    )
+    found = [(f.task.rsplit(".", 1)[-1], f.location.line) for f in run_on(root, {"JC601"}).findings]
+    assert found == [("only_logs", 11)]

@@ -36,6 +36,8 @@ def _swallowed(ctx, task: Task) -> Iterator[Finding]:
     for types, span in function.handlers:
         if not _broad(types, ctx, where) or _hands_over(ctx, module, function, span):
             continue
+        if _in_cleanup(ctx, module, function, span):
+            continue  # a `try` inside `finally:` guards cleanup; the job's own failure is handled outside
         line, col = span[0], span[1]
         caught = "everything" if not types else "`Exception`"
         yield Finding(
@@ -46,6 +48,14 @@ def _swallowed(ctx, task: Task) -> Iterator[Finding]:
             Location(module.path, (line, col, line, col + len("except"))),
             task.qualname,
         )
+
+
+def _in_cleanup(ctx, module, function, span: Span) -> bool:
+    for fact in ctx.analysis.calls_of(module, function):
+        kinds = [f.kind for f in fact.context if f.kind in ("finally", "except") and (f.kind == "finally" or f.span == span)]
+        if "except" in kinds and kinds.index("except") > 0 and kinds[0] == "finally":
+            return True
+    return False
 
 
 def _broad(types: Tuple[Expr, ...], ctx, where: Where) -> bool:
@@ -67,6 +77,11 @@ def _hands_over(ctx, module, function, span: Span) -> bool:
         return True
     if span in function.handler_returns:
         return True  # the job's result reports the failure (`return {"error": ...}`) to whoever reads it
+    if any(
+        target.rsplit(".", 1)[-1] in FAILURE_KEYWORDS and (inside(frames) or at[:2] > span[2:])
+        for target, _, at, frames in function.attr_assigns
+    ):
+        return True  # `job.status = FAILED` in the handler, or after the try it falls out of
     where = Where(module, function)
     for fact in ctx.analysis.calls_of(module, function):
         if not inside(fact.context):
@@ -129,11 +144,11 @@ def _early_ack(ctx, task: Task) -> Iterator[Finding]:
 APP_TYPES = {"celery": "celery.Celery", "dramatiq": "dramatiq.Broker", "huey": "huey.Huey", "rq": "rq.Queue"}
 # per framework: keywords (at a send, on a decorator, on a worker) and names that handle a final failure
 FINAL_FAILURE = {
-    "celery": ({"link_error"}, ("task_failure", "task_failure.connect")),
-    "dramatiq": ({"on_failure", "on_retry_exhausted"}, ()),
-    "rq": ({"on_failure", "exception_handlers"}, ("push_exc_handler",)),
-    "huey": (set(), ("SIGNAL_ERROR",)),
-}
+    "celery": ({"link_error"}, ("task_failure", "task_failure.connect", "CeleryIntegration")),
+    "dramatiq": ({"on_failure", "on_retry_exhausted"}, ("DramatiqIntegration",)),
+    "rq": ({"on_failure", "exception_handlers"}, ("push_exc_handler", "RqIntegration")),
+    "huey": (set(), ("SIGNAL_ERROR", "HueyIntegration")),
+}  # a Sentry integration reports every final failure too
 
 
 def check_project(ctx) -> Iterator[Finding]:
