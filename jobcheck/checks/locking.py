@@ -33,6 +33,7 @@ LOCKS = {
     "huey.contrib.djhuey.lock_task": ("ttl", 1, "pass `ttl=` (seconds; Huey >= 3.4)"),
 }
 REDIS_LOCK = ("timeout", 1, "pass `timeout=` (seconds)")
+LOCK_NAMES = {"lock", "lock_task", *(name.rsplit(".", 1)[-1] for name in LOCKS)}
 
 
 def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
@@ -45,6 +46,8 @@ def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
     index = ctx.project.index
     held = _held_spans(module)
     for fact in module.calls:
+        if leaf(fact.call.func) not in LOCK_NAMES:
+            continue  # cheap: most calls are not locks, and resolving them would read more modules
         where = Where(module, index.function(module.module, fact.scope) if fact.scope else None)
         spec = _lock_spec(ctx, fact.call, where)
         if spec is None:
