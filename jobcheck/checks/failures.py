@@ -6,7 +6,7 @@ from typing import Iterator, Tuple
 
 from jobcheck.analysis.index import Where
 from jobcheck.checks.common import short
-from jobcheck.model import Collection, Expr, Finding, Location, Name, Span, Task, leaf, split_method
+from jobcheck.model import Collection, Const, Expr, Finding, Location, Name, Span, Task, leaf, split_method
 
 CODES = ("JC601", "JC602", "JC603")
 
@@ -15,6 +15,7 @@ BROAD = {"Exception", "BaseException"}
 HANDS_OVER = {"retry", "Reject", "Retry", "RetryTask", "fail", "CancelExecution"}
 EFFECT_KINDS = ("db-write", "external", "increment")
 FAILURE_KEYWORDS = {"status", "state", "error", "failure", "failed"}
+METRIC_CALLS = {"incr", "increment", "inc", "count", "gauge", "timing"}
 
 
 def check_task(ctx, task: Task) -> Iterator[Finding]:
@@ -101,6 +102,10 @@ def _sets_failure_state(call) -> bool:
     name = (leaf(call.func) or "").lower()
     if "fail" in name:
         return True
+    if name in METRIC_CALLS and any(
+        isinstance(a, Const) and isinstance(a.value, str) and ("error" in a.value or "fail" in a.value) for a in call.args
+    ):
+        return True  # `statsd.incr("refresh_schema.error")`: the failure is counted where someone watches
     split = split_method(call.func)
     receiver = leaf(split[0]) if split is not None else None
     if receiver in ("log", "logger", "logging", "LOGGER", "LOG", "task_logger"):
