@@ -288,6 +288,7 @@ def run(
 
     project.workers = find_workers(config.root, config.worker_queues)
     project.versions = declared_versions(config.root, VERSIONED_PACKAGES)
+    project.texts = sources.data
     result.project = project
     modules = sorted(sources.parsed.values(), key=lambda m: m.path)
     result.modules = modules

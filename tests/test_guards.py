@@ -366,3 +366,23 @@ def test_swallowed_exceptions_and_recorded_failures(project):
     )
     found = [(f.task.rsplit(".", 1)[-1], f.location.line) for f in run_on(root, {"JC601"}).findings]
     assert found == [("only_logs", 11)]
+
+
+def test_a_sentry_integration_anywhere_handles_final_failures(project):
+    tasks = {
+        "s/__init__.py": "",
+        "s/tasks.py": """
+            from celery import Celery
+
+            app = Celery("s")
+
+            @app.task(autoretry_for=(ConnectionError,), queue="q", time_limit=60)
+            def sync(x):
+                return x
+        """,
+    }
+    assert [f.code for f in run_on(project(tasks), {"JC603"}).findings] == ["JC603"]
+    root = project(
+        {**tasks, "s/monitoring.py": "import sentry_sdk\nfrom sentry_sdk.integrations.celery import CeleryIntegration\n\nsentry_sdk.init(integrations=[CeleryIntegration()])\n"}
+    )
+    assert run_on(root, {"JC603"}).findings == []

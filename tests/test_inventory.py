@@ -44,6 +44,7 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "shop.reports.export_everything",
             "shop.reports.total_for",
             "shop.reports.monthly_report",
+            "shop.reports.spread_load",
             *(
                 f"shop.orders.{name}"
                 for name in (

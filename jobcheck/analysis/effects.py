@@ -750,6 +750,8 @@ class EffectAnalysis:
             seconds = call.args[0] if call.args else call.kwarg("secs") or call.kwarg("seconds")
             duration = seconds.value if isinstance(seconds, Const) else None
             known = isinstance(duration, (int, float)) and not isinstance(duration, bool)
+            if isinstance(seconds, Call) and isinstance(seconds.func, Name) and seconds.func.qname.startswith("random."):
+                return Effect("sleep", canonical, "jitter", location)  # `sleep(random.uniform(...))`
             return Effect("sleep", canonical, repr(duration) if known else "", location)
         if canonical in self.v["locks"]["calls"]:
             return Effect("lock", canonical, "lock", location)

@@ -154,6 +154,12 @@ FINAL_FAILURE = {
     "rq": ({"on_failure", "exception_handlers"}, ("push_exc_handler", "RqIntegration")),
     "huey": (set(), ("SIGNAL_ERROR", "HueyIntegration")),
 }  # a Sentry integration reports every final failure too
+SENTRY_INTEGRATIONS = {
+    "celery": b"CeleryIntegration(",
+    "dramatiq": b"DramatiqIntegration(",
+    "rq": b"RqIntegration(",
+    "huey": b"HueyIntegration(",
+}
 
 
 def check_project(ctx) -> Iterator[Finding]:
@@ -189,6 +195,9 @@ def _retried(task: Task) -> bool:
 
 def _handles_final_failure(ctx, framework: str) -> bool:
     keywords, names = FINAL_FAILURE[framework]
+    integration = SENTRY_INTEGRATIONS[framework]
+    if any(integration in data for data in ctx.project.texts.values()):
+        return True  # set up anywhere, even in a module that does not import the framework
     for module in ctx.project.index.scanned():
         if framework == "celery" and any("on_failure" in cls.methods for cls in module.classes):
             return True

@@ -21,6 +21,7 @@ class Project:
     celery_apps: List[celery.CeleryApp] = field(default_factory=list)
     workers: Any = None  # jobcheck.workers.Workers: the queues the project's workers consume
     versions: Dict[str, tuple] = field(default_factory=dict)  # declared package versions (jobcheck.versions)
+    texts: Dict[str, bytes] = field(default_factory=dict)  # every checked file's bytes, as read once
 
 
 def build_project(index: ProjectIndex) -> Project:
