@@ -112,12 +112,14 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "jobs.work.rebuild_search_index",
             "jobs.work.check_connection",
             "jobs.work.ping_partner",
+            "jobs.work.poll_feed",
             "store.tasks.charge",
             "store.tasks.nightly_cleanup",
             "store.tasks.send_newsletter",
             "store.tasks.import_catalog",
             "store.tasks.reindex",
             "store.tasks.rebuild",
+            "store.tasks.settle_all",
         ]
     )
 

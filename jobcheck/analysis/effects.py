@@ -629,6 +629,14 @@ class EffectAnalysis:
             return None
         return effect
 
+    def _sent_by(self, receiver: Expr, where: Where, path: str):
+        """The enqueue site that produced a value: `task(x)` itself, or a local bound to it."""
+        if isinstance(receiver, Name) and receiver.kind == "local" and where.function is not None:
+            receiver = dict(where.function.locals).get(receiver.qname, receiver)
+        if isinstance(receiver, Call):
+            return self._enqueues.get((path, receiver.span))
+        return None
+
     def _asks_only(self, call: Call, where: Where) -> bool:
         """An HTTP POST that only asks something: `post(f"{URI}/predict", ...)` or made by `predict_lang()`."""
         http = self.v["http"]
@@ -650,6 +658,10 @@ class EffectAnalysis:
         if site is not None:
             return Effect("enqueue", f"{site.api}", site.task or "", location)
         split = split_method(call.func)
+        if split is not None and split[1] == "get" and call.kwarg("blocking") == Const(True):
+            sent = self._sent_by(split[0], where, location.path)
+            if sent is not None and sent.framework == "huey":
+                return Effect("wait", "Result.get", "result", location)  # `task(x).get(blocking=True)`
         if split is not None:
             receiver = self.typer.of(split[0], where)
             if receiver is not None:
