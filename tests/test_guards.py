@@ -386,3 +386,30 @@ def test_a_sentry_integration_anywhere_handles_final_failures(project):
         {**tasks, "s/monitoring.py": "import sentry_sdk\nfrom sentry_sdk.integrations.celery import CeleryIntegration\n\nsentry_sdk.init(integrations=[CeleryIntegration()])\n"}
     )
     assert run_on(root, {"JC603"}).findings == []
+
+
+def test_enqueue_options_holding_dicts_do_not_break_jc701(project):
+    root = project(
+        {
+            "r/__init__.py": "",
+            "r/jobs.py": """
+                from redis import Redis
+                from rq import Queue
+
+                queue = Queue("q", connection=Redis())
+
+                def a(x):
+                    pass
+
+                def b(x):
+                    pass
+
+                def send(x):
+                    queue.enqueue(a, x, meta={"source": "api"})
+                    queue.enqueue(b, x, meta={"source": "api"})
+            """,
+        }
+    )
+    result = run_on(root, {"JC701"})
+    assert result.notifications == []
+    assert [f.location.line for f in result.findings] == [14]

@@ -42,8 +42,10 @@ def check_project(ctx) -> Iterator[Finding]:
 def _arguments(calls, site: EnqueueSite) -> list:
     """The job's own arguments (not enqueue options such as `run_async=` or `job_kwargs=`)."""
     _, fact = calls[(site.location.path, site.location.span)]
-    options = {value for key, value in fact.call.kwargs}
-    return [a for a in job_arguments(site.api, fact) if not isinstance(a, Const) and a not in options or a in fact.call.args]
+    options = [value for _, value in fact.call.kwargs]  # a list: values can hold dicts (unhashable)
+    return [
+        a for a in job_arguments(site.api, fact) if not isinstance(a, Const) and (a in fact.call.args or a not in options)
+    ]
 
 
 def _both_run(calls, earlier: EnqueueSite, later: EnqueueSite) -> bool:
