@@ -24,7 +24,7 @@ class BaselineError(Exception):
 
 
 def render(result: RunResult) -> str:
-    sources = Sources(result.root)
+    sources = Sources.of(result)
     entries = [
         {"fingerprint": print_, "code": f.code, "path": f.location.path, "task": f.task, "message": f.message}
         for f, print_ in zip(result.findings, fingerprints(result.findings, sources))
@@ -62,7 +62,7 @@ def apply(result: RunResult, known: Dict[str, int], name: str) -> None:
     remaining = dict(known)
     new: List = []
     unchanged: List = []
-    for finding, print_ in zip(result.findings, fingerprints(result.findings, Sources(result.root))):
+    for finding, print_ in zip(result.findings, fingerprints(result.findings, Sources.of(result))):
         if remaining.get(print_, 0) > 0:
             remaining[print_] -= 1
             unchanged.append(finding)

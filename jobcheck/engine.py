@@ -223,6 +223,24 @@ def _files_to_read(
     return files, targets, discovery.errors
 
 
+def _fingerprint(findings: List[Finding], data: Dict[str, bytes]) -> None:
+    """Each finding's line-free fingerprint, numbered over all findings of the run (before
+    suppressions and baselines split them), from the text analysed (stdin included)."""
+    from jobcheck.report.fingerprint import LINE_BREAK, decode_like_node, stable_fingerprints
+
+    lines: Dict[str, List[str]] = {}
+
+    def line(path: str, number: int) -> str:
+        if path not in lines:
+            lines[path] = LINE_BREAK.split(decode_like_node(data[path])) if path in data else []
+        return lines[path][number - 1] if 0 < number <= len(lines[path]) else ""
+
+    ordered = sorted(findings, key=Finding.sort_key)
+    keys = ((f.code, f.location.path, f.task or "", line(f.location.path, f.location.line)) for f in ordered)
+    for finding, print_ in zip(ordered, stable_fingerprints(keys)):
+        finding.extra["fingerprint"] = print_
+
+
 def _suppress(findings: List[Finding], data: Dict[str, bytes], project: Any, ran: Set[str]):
     """Leave out what suppression comments silence; report unused ones as JC002 when it ran."""
     from jobcheck import suppressions
@@ -297,7 +315,9 @@ def run(
     codes = set(codes)
     findings, failures = run_checks(project, modules, config, catalog, codes)
     findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]
+    _fingerprint(findings, sources.data)
     findings, result.suppressed = _suppress(findings, sources.data, project, codes)
+    findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]  # JC002 too
     if targets is not None:
         findings = [f for f in findings if f.location.path in targets]
         result.suppressed = [s for s in result.suppressed if s.finding.location.path in targets]

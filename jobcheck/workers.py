@@ -27,7 +27,7 @@ RQ_VALUE_OPTIONS = {
     "--results-ttl", "--worker-ttl", "--job-monitoring-interval", "--logging_level", "--log-format",
     "--date-format", "--exception-handler", "--pid", "--serializer", "-S", "--queue-class", "--connection-class",
     "--max-jobs", "--max-idle-time", "--dequeue-strategy", "--maintenance-interval", "-s", "--sentry-dsn",
-    "--settings", "--pythonpath", "--worker-ttl", "--job-class",
+    "--settings", "--pythonpath", "--num-workers",
 }
 
 
@@ -37,6 +37,10 @@ class Workers:
 
     queues: Dict[str, Set[str]] = field(default_factory=dict)
     sources: List[str] = field(default_factory=list)
+    by_framework: Dict[str, List[str]] = field(default_factory=dict)
+
+    def sources_of(self, framework: str) -> List[str]:
+        return self.by_framework.get(framework, self.sources)
 
     def declared(self, framework: str) -> bool:
         return framework in self.queues
@@ -59,6 +63,8 @@ def find_workers(root: Path, configured: tuple) -> Workers:
             where = path.relative_to(root).as_posix()
             if where not in workers.sources:
                 workers.sources.append(where)
+            if where not in workers.by_framework.setdefault(framework, []):
+                workers.by_framework[framework].append(where)
     return workers
 
 
@@ -155,8 +161,8 @@ def _celery(tokens: List[str]) -> Optional[tuple]:
 def _rq(tokens: List[str]) -> Optional[tuple]:
     if "rqworker" in tokens:
         start = tokens.index("rqworker")
-    elif any(t.endswith("rq") for t in tokens) and "worker" in tokens:
-        start = tokens.index("worker")
+    elif any(t.endswith("rq") for t in tokens) and {"worker", "worker-pool"} & set(tokens):
+        start = next(i for i, t in enumerate(tokens) if t in ("worker", "worker-pool"))
     else:
         return None
     queues, skip = set(), False

@@ -215,3 +215,20 @@ def test_colour_only_on_a_tty(shop):
     assert "\x1b[1;31mJC101\x1b[0m" in on_tty
     assert "\x1b[" not in piped
     assert "shop/tasks.py:7:5: JC101 `charge` calls `requests.post`" in piped
+
+
+def test_identical_findings_keep_distinct_fingerprints_across_the_baseline(shop):
+    tasks = (shop / "shop" / "tasks.py").read_text(encoding="utf-8")
+    (shop / "shop" / "tasks.py").write_text(tasks.replace("    requests.post(url)\n", "    requests.post(url)\n    requests.post(url)\n", 1), encoding="utf-8")
+    jobcheck(shop, "check", "--write-baseline", "baseline.json", "--exit-zero", ".")
+    (shop / "shop" / "tasks.py").write_text(
+        tasks.replace("    requests.post(url)\n", "    requests.post(url)\n    requests.post(url)\n    requests.post(url)\n", 1),
+        encoding="utf-8",
+    )
+    sarif = json.loads(
+        jobcheck(shop, "check", "--baseline", "baseline.json", "--include-suppressed", "--output-format", "sarif", ".").stdout
+    )
+    results = sarif["runs"][0]["results"]
+    prints = [r["partialFingerprints"]["jobcheck/v1"] for r in results]
+    assert len(prints) == len(set(prints))
+    assert sorted(r["baselineState"] for r in results) == ["new", "unchanged", "unchanged", "unchanged"]

@@ -124,3 +124,8 @@ def test_tasks_lists_queues_and_who_consumes_them(project):
     assert queues["emails"]["tasks"] == ["send_receipt"] and queues["emails"]["consumed_by"] == "consumed: Procfile"
     assert queues["payments"]["consumed_by"] == "NOT consumed by the declared workers"
     assert queues["default"]["tasks"] == ["ping"]
+
+
+def test_rq_worker_pool(tmp_path):
+    (tmp_path / "Procfile").write_text("workers: rq worker-pool high low -n 4\n")
+    assert find_workers(tmp_path, ()).queues == {"rq": {"high", "low"}}

@@ -863,6 +863,8 @@ class EffectAnalysis:
                         "field",
                         Location(module.path, span),
                         frames=(*outer, *frames),
+                        scope=f"{module.module}:{function.qualname}",
+                        path=(f"{module.module}:{function.qualname}",),
                     )
                 )
         return found

@@ -14,7 +14,8 @@ BLOCKING_SLEEPS = ("time.sleep",)
 
 
 def check_task(ctx, task: Task) -> Iterator[Finding]:
-    limit = float(ctx.options("JC903").get("max-sleep-seconds") or 1)
+    configured = ctx.options("JC903").get("max-sleep-seconds")
+    limit = 1.0 if configured is None else float(configured)
     for effect in ctx.effects(task):
         if effect.kind == "wait":
             location, related = at_task_body(effect, f"{effect.api} waits here")

@@ -1,4 +1,4 @@
-"""JC601 swallowed-task-exception, JC602 early-ack-task."""
+"""JC601 swallowed-task-exception, JC602 early-ack-task, JC603 unhandled-final-failure."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def _hands_over(ctx, module, function, span: Span) -> bool:
     if span in function.handler_returns:
         return True  # the job's result reports the failure (`return {"error": ...}`) to whoever reads it
     if any(
-        target.rsplit(".", 1)[-1] in FAILURE_KEYWORDS and (inside(frames) or at[:2] > span[2:])
-        for target, _, at, frames in function.attr_assigns
+        target.rsplit(".", 1)[-1] in FAILURE_KEYWORDS and (inside(frames) or (at[:2] > span[2:] and _says_failure(value)))
+        for target, value, at, frames in function.attr_assigns
     ):
         return True  # `job.status = FAILED` in the handler, or after the try it falls out of
     where = Where(module, function)
@@ -95,6 +95,12 @@ def _hands_over(ctx, module, function, span: Span) -> bool:
         if _records_failure(ctx, fact, where):
             return True
     return False
+
+
+def _says_failure(value: Expr) -> bool:
+    """`JobStatus.FAILED`, `"error"`: a value that names a failure (not `"done"`)."""
+    text = value.value if isinstance(value, Const) else (leaf(value) or "")
+    return isinstance(text, str) and any(word in text.lower() for word in ("fail", "error"))
 
 
 def _sets_failure_state(call) -> bool:

@@ -42,7 +42,8 @@ def check_project(ctx) -> Iterator[Finding]:
 def _arguments(calls, site: EnqueueSite) -> list:
     """The job's own arguments (not enqueue options such as `run_async=` or `job_kwargs=`)."""
     _, fact = calls[(site.location.path, site.location.span)]
-    options = [value for _, value in fact.call.kwargs]  # a list: values can hold dicts (unhashable)
+    keywords_are_job = site.api in ("delay", "delay_on_commit", "send")  # `task.delay(order_id=x)`
+    options = [] if keywords_are_job else [value for _, value in fact.call.kwargs]  # a list: dicts are unhashable
     return [
         a for a in job_arguments(site.api, fact) if not isinstance(a, Const) and (a in fact.call.args or a not in options)
     ]

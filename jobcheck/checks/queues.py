@@ -68,8 +68,11 @@ def check_project(ctx) -> Iterator[Finding]:
         queue = task.option("queue")
         if queue is None or queue.source == "default" or not isinstance(queue.value, str):
             continue
-        if workers.declared(task.framework) and not workers.consumes(task.framework, queue.value, default_queue(ctx.project, task.framework)):
-            yield _unconsumed(task.framework, queue.value, queue.location or task.location, workers)
+        if not workers.declared(task.framework):
+            continue
+        for name in queue.value.split(", "):  # an RQ function sent to several queues lists them all
+            if not workers.consumes(task.framework, name, default_queue(ctx.project, task.framework)):
+                yield _unconsumed(task.framework, name, queue.location or task.location, workers)
     for site in ctx.project.enqueue_sites:
         queue = dict(site.options).get("queue")
         if not isinstance(queue, str) or not workers.declared(site.framework):
@@ -81,7 +84,7 @@ def check_project(ctx) -> Iterator[Finding]:
 def _unconsumed(framework: str, queue: str, location, workers) -> Finding:
     return Finding(
         "JC403",
-        f"Queue `{queue}` has no worker: the {framework} workers declared in {', '.join(workers.sources[:3])} do "
+        f"Queue `{queue}` has no worker: the {framework} workers declared in {', '.join(workers.sources_of(framework)[:3])} do "
         "not consume it, so jobs sent there wait forever. Add it to a worker's queues (`-Q`) or route the task "
         "to a consumed queue.",
         location,

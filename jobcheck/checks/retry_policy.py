@@ -18,7 +18,7 @@ BROAD = {"Exception", "BaseException"}
 def check_task(ctx, task: Task) -> Iterator[Finding]:
     if "JC304" in ctx.selected:
         yield from _broad_autoretry(ctx, task)
-    limit = int(ctx.options("JC303").get("max-retries") or 25)
+    limit = _limit(ctx)
     yield from _unbounded(ctx, task, limit)
     yield from _without_backoff(ctx, task)
     yield from _retry_calls(ctx, task, limit)
@@ -27,19 +27,25 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
 def check_project(ctx) -> Iterator[Finding]:
     """Retry settings passed at an enqueue: `queue.enqueue(f, retry=Retry(max=5))`,
     `task.schedule(retries=3)`, `actor.send_with_options(max_retries=None)`."""
-    limit = int(ctx.options("JC303").get("max-retries") or 25)
+    limit = _limit(ctx)
     for site in ctx.project.enqueue_sites:
         options = dict(site.options)
         retry = options.get("retry")
         if site.framework == "rq" and isinstance(retry, Call):
             yield from _rq_retry(retry, site.location, _task_label(site.task), limit)
-        count = options.get("retries") if site.framework == "huey" else options.get("max_retries")
-        if count is not None and site.framework in ("huey", "dramatiq"):
+        key = "retries" if site.framework == "huey" else "max_retries"
+        count = options.get(key)
+        if key in options and site.framework in ("huey", "dramatiq"):
             finding = _count_finding(count, site.location, _task_label(site.task), limit, site.framework)
             if finding is not None:
                 yield finding
         if site.framework == "huey" and _positive(count) and not _positive(options.get("retry_delay")):
             yield _no_backoff(site.location, _task_label(site.task), "`retries` without `retry_delay`", "huey")
+
+
+def _limit(ctx) -> int:
+    value = ctx.options("JC303").get("max-retries")
+    return 25 if value is None else int(value)
 
 
 # ------------------------------------------------------------------ JC304

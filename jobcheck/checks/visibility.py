@@ -40,8 +40,13 @@ def _visibility_timeout(ctx) -> Optional[float]:
         if scheme not in REDELIVERING:
             continue
         options = app.setting("broker_transport_options")
-        value = options.value.get("visibility_timeout") if options is not None and isinstance(options.value, dict) else None
-        return _seconds(value) or DEFAULT_VISIBILITY
+        if options is None:
+            return DEFAULT_VISIBILITY
+        if not isinstance(options.value, dict):
+            return None  # set, but not readable here: the timeout is unknown
+        if "visibility_timeout" not in options.value:
+            return DEFAULT_VISIBILITY
+        return _seconds(options.value["visibility_timeout"])  # None when computed: stay silent
     return None
 
 
@@ -73,7 +78,8 @@ def _finding(location: Location, countdown: float, timeout: float) -> Finding:
 
 
 def _human(seconds: float) -> str:
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)} {unit}"
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{int(seconds)} s"

@@ -409,8 +409,10 @@ def retries_used(discovery: Discovery, task: TaskDef) -> Optional[Location]:
 
 
 def bound_name(task: TaskDef) -> str:
-    """What a bound task calls itself: the first parameter (`self`, or `task` in warehouse)."""
-    if task.function is not None and task.function.params:
+    """What a bound task (`bind=True`) calls itself: its first parameter (`self`, or `task` in warehouse)."""
+    bind = dict(task.decorator.options).get("bind") if task.decorator else None
+    bound = bind is not None and getattr(bind, "value", None) is True
+    if bound and task.function is not None and task.function.params:
         return task.function.params[0].name
     return "self"
 

@@ -49,7 +49,7 @@ def github(result: RunResult, catalog: Catalog) -> str:
 
 def gitlab(result: RunResult, catalog: Catalog) -> str:
     """GitLab Code Quality report: a JSON list of issues with stable fingerprints."""
-    sources = Sources(result.root)
+    sources = Sources.of(result)
     issues: List[Dict] = []
     for f, print_ in zip(result.findings, fingerprints(result.findings, sources)):
         issues.append(

@@ -11,7 +11,10 @@ need the source to fingerprint our results, and gives the same value it would.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Dict, Iterable, List, Tuple
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 BLOCK_SIZE = 100
 MOD = 37

@@ -37,7 +37,7 @@ def finding_json(finding: Finding, catalog: Catalog) -> Dict[str, Any]:
 
 
 def render(result: RunResult, catalog: Catalog, *, include_suppressed: bool = False) -> str:
-    sources = Sources(result.root)
+    sources = Sources.of(result)
     findings = []
     for finding, print_ in zip(result.findings, fingerprints(result.findings, sources)):
         findings.append({**finding_json(finding, catalog), "fingerprint": print_})

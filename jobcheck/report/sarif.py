@@ -25,7 +25,7 @@ SRCROOT = "%SRCROOT%"
 
 
 def render(result: RunResult, catalog: Catalog, *, include_suppressed: bool = False) -> str:
-    sources = Sources(result.root)
+    sources = Sources.of(result)
     codes = sorted(catalog.rules)
     rule_index = {code: i for i, code in enumerate(codes)}
     results = [

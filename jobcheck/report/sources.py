@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from jobcheck.report.fingerprint import decode_like_node, primary_location_line_hashes
-
-LINE_BREAK = re.compile(r"\r\n|\r|\n")
+from jobcheck.report.fingerprint import LINE_BREAK, decode_like_node, primary_location_line_hashes
 
 
 class Sources:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, texts: Optional[Dict[str, bytes]] = None) -> None:
         self.root = root
+        self.texts = texts or {}  # what the run analysed (a file read from stdin included)
         self._texts: Dict[str, Optional[str]] = {}
         self._lines: Dict[str, List[str]] = {}
         self._hashes: Dict[str, Dict[int, str]] = {}
 
+    @classmethod
+    def of(cls, result) -> "Sources":
+        """The sources of a run: its files as analysed (stdin included), else from disk."""
+        return cls(result.root, getattr(result.project, "texts", None))
+
     def text(self, path: str) -> Optional[str]:
         if path not in self._texts:
             try:
-                self._texts[path] = decode_like_node((self.root / path).read_bytes())
+                data = self.texts[path] if path in self.texts else (self.root / path).read_bytes()
+                self._texts[path] = decode_like_node(data)
             except OSError:
                 self._texts[path] = None
         return self._texts[path]

@@ -183,7 +183,8 @@ def queue_table(project: Any) -> List[Dict[str, Any]]:
     for task in project.tasks:
         queue = task.option("queue")
         if queue is not None and isinstance(queue.value, str):
-            members.setdefault((task.framework, queue.value), set()).add(task.qualname.rsplit(".", 1)[-1])
+            for name in queue.value.split(", "):  # an RQ function sent to several queues lists them all
+                members.setdefault((task.framework, name), set()).add(task.qualname.rsplit(".", 1)[-1])
     for site in project.enqueue_sites:
         queue = dict(site.options).get("queue")
         if isinstance(queue, str) and site.task:
@@ -194,7 +195,7 @@ def queue_table(project: Any) -> List[Dict[str, Any]]:
         if workers is None or not workers.declared(framework):
             consumed = "no worker declared"
         elif workers.consumes(framework, queue, default_queue(project, framework)):
-            consumed = "consumed: " + ", ".join(workers.sources)
+            consumed = "consumed: " + ", ".join(workers.sources_of(framework))
         else:
             consumed = "NOT consumed by the declared workers"
         table.append({"framework": framework, "queue": queue, "tasks": sorted(names), "consumed_by": consumed})

@@ -33,7 +33,7 @@ def render(
     def paint(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
-    sources = Sources(result.root) if show_source else None
+    sources = Sources.of(result) if show_source else None
     lines: List[str] = []
     for finding in result.findings:
         location = finding.location
@@ -62,7 +62,7 @@ def _label(kind: str) -> str:
 def _source_context(finding: Finding, sources: Sources, paint) -> List[str]:
     line, col, end_line, end_col = finding.location.span
     text = sources.line(finding.location.path, line)
-    if not text and line < 1:
+    if not text or line < 1:
         return []
     width = len(str(line))
     end = end_col if end_line == line and end_col > col else len(text.rstrip())
