@@ -455,3 +455,22 @@ def test_review_fixes_for_policy_rules(project):
     )
     codes = sorted(f.code for f in run_on(root, {"JC802", "JC303", "JC601"}).findings)
     assert codes == ["JC303", "JC601"]  # the visibility timeout cannot be read here: JC802 stays silent
+
+
+def test_retry_settings_on_a_bound_task_that_names_itself_task(project):
+    root = project(
+        {
+            "m/__init__.py": "",
+            "m/tasks.py": """
+                from celery import shared_task
+
+                @shared_task(bind=True, queue="q", time_limit=60, acks_late=True)
+                def send(task, address):
+                    try:
+                        return address
+                    except OSError as error:
+                        raise task.retry(exc=error, countdown=0, max_retries=None)
+            """,
+        }
+    )
+    assert sorted(f.code for f in run_on(root, {"JC302", "JC303"}).findings) == ["JC302", "JC303"]

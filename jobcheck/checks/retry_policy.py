@@ -194,9 +194,13 @@ def _retry_calls(ctx, task: Task, limit: int) -> Iterator[Finding]:
         return
     module, function = entry
     backoff = task.option("retry_backoff")
+    bind = task.option("bind")
+    names = {"self"}
+    if bind is not None and bind.value is True and function.params:
+        names.add(function.params[0].name)  # a bound task may name itself anything (`task.retry(...)`)
     for fact in ctx.analysis.calls_of(module, function):
         split = split_method(fact.call.func)
-        if split is None or split[1] != "retry" or not (isinstance(split[0], Name) and split[0].qname == "self"):
+        if split is None or split[1] != "retry" or not (isinstance(split[0], Name) and split[0].qname in names):
             continue
         location = Location(module.path, fact.call.span)
         countdown = fact.call.kwarg("countdown")
