@@ -111,6 +111,8 @@ CHECK_FORMATS = ["text", "concise", "json", "sarif", "github", "gitlab", "junit"
     "--write-baseline", "write_baseline", type=click.Path(dir_okay=False), help="Record the current findings as a baseline."
 )
 @click.option("--stdin-filename", type=click.Path(), help="With PATH `-`: read the file's text from stdin, as this file.")
+@click.option("--no-cache", is_flag=True, help="Parse every file again instead of reusing cached facts.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to keep cached facts (default: .jobcheck_cache).")
 @click.option(
     "--jobs", "-j", type=click.IntRange(min=1), default=None, help="Processes to parse with (default: CPU count)."
 )
@@ -131,6 +133,8 @@ def check(
     baseline_path,
     write_baseline,
     stdin_filename,
+    no_cache,
+    cache_dir,
     jobs,
 ) -> None:
     """Check PATHS (default: the current directory) and report findings."""
@@ -141,7 +145,8 @@ def check(
     catalog = _catalog()
     selected = _selection(catalog, config, select, ignore, extend_select)
     known = _read_baseline(baseline_path) if baseline_path else None
-    result = engine.run(given, config, catalog, selected, jobs or engine.default_jobs(), stdin)
+    cache = _cache_dir(config, no_cache, cache_dir)
+    result = engine.run(given, config, catalog, selected, jobs or engine.default_jobs(), stdin, cache)
     if write_baseline:
         from jobcheck import baseline
 
@@ -153,6 +158,14 @@ def check(
     report = _render(result, catalog, output_format, output, show_chain, show_source, statistics, include_suppressed)
     _write(report, output)
     sys.exit(exit_code(result, catalog, fail_on or config.fail_on, exit_zero))
+
+
+def _cache_dir(config: Config, no_cache: bool, cache_dir: Optional[str]) -> Optional[Path]:
+    from jobcheck.cache import DEFAULT_FOLDER
+
+    if no_cache:
+        return None
+    return Path(cache_dir) if cache_dir else config.root / DEFAULT_FOLDER
 
 
 def _stdin_source(paths: Sequence[str], stdin_filename: Optional[str]):

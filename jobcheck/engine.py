@@ -111,8 +111,10 @@ class SourceSet:
         root: Path,
         jobs: int = 1,
         overrides: Optional[Dict[str, bytes]] = None,
+        cache: Any = None,
     ) -> None:
         self.jobs = jobs
+        self.cache = cache  # jobcheck.cache.FactsCache, or None
         self._pool = None
         namer = file_discovery.ModuleNamer(root)
         self.names: Dict[str, Tuple[str, bool]] = {}
@@ -132,13 +134,15 @@ class SourceSet:
             self.by_module.setdefault(name, source.rel)
 
     def parse(self, rel: str) -> Optional[ModuleFacts]:
-        if rel not in self.parsed and rel in self.data:
+        if rel not in self.parsed and rel in self.data and not self._from_cache(rel):
             self._store(rel, _analyse_job((self.data[rel], rel, *self.names[rel])))
         return self.parsed.get(rel)
 
     def parse_many(self, rels: Sequence[str]) -> List[ModuleFacts]:
         """Parse files, fanned out over processes when there are enough to pay for it."""
-        todo = [rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data]
+        todo = [
+            rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data and not self._from_cache(rel)
+        ]
         jobs = [(self.data[rel], rel, *self.names[rel]) for rel in todo]
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
             if self._pool is None:
@@ -150,11 +154,21 @@ class SourceSet:
             self._store(rel, outcome)
         return [self.parsed[rel] for rel in rels if rel in self.parsed]
 
+    def _from_cache(self, rel: str) -> bool:
+        if self.cache is None:
+            return False
+        facts = self.cache.get(self.cache.key(self.data[rel], rel, *self.names[rel]))
+        if facts is not None:
+            self.parsed[rel] = facts
+        return facts is not None
+
     def _store(self, rel: str, outcome: "ModuleFacts | str") -> None:
         if isinstance(outcome, str):
             self.notifications.append(Notification(rel, outcome, "internal"))
-        else:
-            self.parsed[rel] = outcome
+            return
+        self.parsed[rel] = outcome
+        if self.cache is not None:
+            self.cache.put(self.cache.key(self.data[rel], rel, *self.names[rel]), outcome)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -275,6 +289,7 @@ def run(
     codes: Iterable[str],
     jobs: int = 1,
     stdin: Optional[Tuple[Path, bytes]] = None,
+    cache_dir: Optional[Path] = None,
 ) -> RunResult:
     """Check `paths`. Files named one by one (pre-commit) or read from stdin (editors, as
     `stdin` = (the file's path, its text)) are checked in their project's context: the
@@ -289,7 +304,10 @@ def run(
     result.notifications.extend(Notification(path, problem) for path, problem in errors)
     knowledge = load_knowledge(config.task_decorators, config.enqueue_functions)
     overrides = {_relative(stdin[0], config): stdin[1]} if stdin is not None else {}
-    sources = SourceSet(files, config.root, jobs, overrides)
+    from jobcheck.cache import FactsCache
+
+    cache = FactsCache(cache_dir) if cache_dir is not None else None
+    sources = SourceSet(files, config.root, jobs, overrides, cache)
     try:
         selected = sources.select(knowledge, config)
     finally:
