@@ -1,0 +1,70 @@
+"""The facts cache: same findings with or without it, changes seen, corrupt entries survived."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import write_project
+
+PROJECT = {
+    "pyproject.toml": '[tool.jobcheck]\nignore = ["JC602"]\n',
+    "shop/__init__.py": "",
+    "shop/helpers.py": "def notify(url):\n    return url\n",
+    "shop/tasks.py": """
+        import requests
+        from celery import shared_task
+        from shop.helpers import notify
+
+
+        @shared_task(queue="q", expires=60, time_limit=60)
+        def relay(url):
+            notify(url)
+
+
+        @shared_task(queue="q", expires=60, time_limit=60)
+        def charge(url):
+            requests.post(url)
+    """,
+}
+
+
+def check(root: Path, *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", "jobcheck", "check", "--output-format", "concise", "--exit-zero", *args, "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.stderr == "", completed.stderr
+    return completed.stdout
+
+
+def test_same_findings_with_and_without_the_cache(tmp_path):
+    root = write_project(tmp_path, PROJECT)
+    fresh = check(root, "--no-cache", "--jobs", "1")
+    assert not (root / ".jobcheck_cache").exists()
+    assert check(root, "--jobs", "2") == fresh  # fills the cache
+    assert (root / ".jobcheck_cache" / ".gitignore").read_text(encoding="utf-8").endswith("*\n")
+    assert check(root, "--jobs", "1") == fresh  # served from it
+    assert check(root, "--jobs", "2") == fresh
+
+
+def test_a_changed_helper_updates_the_task_that_calls_it(tmp_path):
+    root = write_project(tmp_path, PROJECT)
+    before = check(root)
+    assert "relay" not in before
+    (root / "shop" / "helpers.py").write_text("import requests\n\n\ndef notify(url):\n    return requests.post(url)\n")
+    after = check(root)
+    assert "`relay` calls `requests.post` (http POST) (through a helper)" in after
+
+
+def test_a_corrupt_cache_entry_is_rebuilt(tmp_path):
+    root = write_project(tmp_path, PROJECT)
+    fresh = check(root, "--cache-dir", "cache")
+    entries = [p for p in (root / "cache" / "facts").rglob("*") if p.is_file()]
+    assert entries
+    for entry in entries:
+        entry.write_bytes(b"\x80not a pickle")
+    assert check(root, "--cache-dir", "cache") == fresh
+    assert check(root, "--cache-dir", "cache") == fresh
