@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from jobcheck.analysis.index import Where
+from jobcheck.checks.common import job_label
 from jobcheck.model import CallFact, Collection, Expr, Finding, ModuleFacts, Name
 
 CODES = ("JC902", "JC904")
@@ -20,7 +21,7 @@ FIRST_ARGUMENT = {"enqueue": 1, "enqueue_call": 1, "enqueue_in": 2, "enqueue_at"
 
 
 def check_project(ctx) -> Iterator[Finding]:
-    calls = calls_by_place(ctx)
+    calls = enqueue_calls(ctx)
     if "JC904" in ctx.selected:
         yield from _in_loops(ctx, calls)
     if "JC902" not in ctx.selected:
@@ -37,7 +38,7 @@ def check_project(ctx) -> Iterator[Finding]:
             what = _orm_object(ctx, argument, where)
             if what is None:
                 continue
-            job = f"`{site.task.rsplit('.', 1)[-1]}`" if site.task else "A job"
+            job = job_label(site.task, "A job")
             yield Finding(
                 "JC902",
                 f"{job} is sent {what}: it is pickled or serialised as it is now, goes stale while the job "
@@ -47,7 +48,12 @@ def check_project(ctx) -> Iterator[Finding]:
             break
 
 
-def calls_by_place(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
+def enqueue_calls(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
+    """The call of every enqueue site, by (path, span): built once per run."""
+    return ctx.once("enqueue calls", lambda: _calls_by_place(ctx))
+
+
+def _calls_by_place(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
     paths = {site.location.path for site in ctx.project.enqueue_sites}
     table = {}
     for module in ctx.project.index.scanned():
@@ -94,7 +100,7 @@ def _in_loops(ctx, calls) -> Iterator[Finding]:
         if found is None or site.api in ("beat", "map", "enqueue_many") or site.framework not in BULK:
             continue
         if any(frame.kind == "loop" for frame in found[1].context):
-            job = f"`{site.task.rsplit('.', 1)[-1]}`" if site.task else "a job"
+            job = job_label(site.task, "a job")
             yield Finding(
                 "JC904",
                 f"One {job} is sent per loop iteration: each send is a broker round trip. Send them in one go "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from jobcheck.catalog import Catalog
 from jobcheck.config import Config
@@ -18,6 +18,13 @@ class CheckContext:
     catalog: Catalog
     selected: Set[str]
     _effects: Dict[str, List[Effect]] = field(default_factory=dict)
+    _once: Dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A project-wide value several checks (or many calls of one) need, computed once per run."""
+        if key not in self._once:
+            self._once[key] = compute()
+        return self._once[key]
 
     def options(self, code: str) -> Dict[str, Any]:
         defaults = {k: spec.get("default") for k, spec in self.catalog.rule(code).options.items()}
@@ -46,5 +53,15 @@ def at_task_body(effect: Effect, what: str) -> Tuple[Location, Tuple[RelatedLoca
     return effect.chain[0], tuple(steps)
 
 
+# what changes the world: enqueues, locks, waits and sleeps are effects of other kinds
+WORLD_EFFECTS = ("db-write", "external", "increment")
+BROAD_EXCEPTIONS = {"Exception", "BaseException"}  # catching or retrying these takes bugs for outages
+
+
 def short(task: Task) -> str:
     return task.qualname.rsplit(".", 1)[-1]
+
+
+def job_label(qualname: Optional[str], unknown: str) -> str:
+    """`` `charge` `` for a task's qualified name, or the words for a job jobcheck cannot name."""
+    return f"`{qualname.rsplit('.', 1)[-1]}`" if qualname else unknown

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Iterator, Tuple
 
 from jobcheck.analysis.index import Where
-from jobcheck.checks.common import short
+from jobcheck.checks.common import BROAD_EXCEPTIONS, WORLD_EFFECTS, short
 from jobcheck.model import Collection, Const, Expr, Finding, Location, Name, Span, Task, leaf, split_method
 
 CODES = ("JC601", "JC602", "JC603")
 
-BROAD = {"Exception", "BaseException"}
 # calls that hand the failure to the framework: a retry, or rejecting / failing the message
 HANDS_OVER = {"retry", "Reject", "Retry", "RetryTask", "fail", "CancelExecution"}
-EFFECT_KINDS = ("db-write", "external", "increment")
 FAILURE_KEYWORDS = {"status", "state", "error", "failure", "failed"}
 METRIC_CALLS = {"incr", "increment", "inc", "count", "gauge", "timing"}
 
@@ -67,7 +65,7 @@ def _broad(types: Tuple[Expr, ...], ctx, where: Where) -> bool:
     for expr in types:
         items = expr.items if isinstance(expr, Collection) else (expr,)
         names.extend(item for item in items if isinstance(item, Name))
-    return any(name.kind == "builtin" and name.qname in BROAD for name in names)
+    return any(name.kind == "builtin" and name.qname in BROAD_EXCEPTIONS for name in names)
 
 
 def _hands_over(ctx, module, function, span: Span) -> bool:
@@ -137,7 +135,7 @@ def _early_ack(ctx, task: Task) -> Iterator[Finding]:
     acks_late = task.option("acks_late")
     if acks_late is not None and acks_late.value is True:
         return
-    effects = [e for e in ctx.effects(task) if e.kind in EFFECT_KINDS]
+    effects = [e for e in ctx.effects(task) if e.kind in WORLD_EFFECTS]
     if not effects:
         return
     yield Finding(
@@ -155,11 +153,12 @@ def _early_ack(ctx, task: Task) -> Iterator[Finding]:
 APP_TYPES = {"celery": "celery.Celery", "dramatiq": "dramatiq.Broker", "huey": "huey.Huey", "rq": "rq.Queue"}
 # per framework: keywords (at a send, on a decorator, on a worker) and names that handle a final failure
 FINAL_FAILURE = {
-    "celery": ({"link_error"}, ("task_failure", "task_failure.connect", "CeleryIntegration")),
-    "dramatiq": ({"on_failure", "on_retry_exhausted"}, ("DramatiqIntegration",)),
-    "rq": ({"on_failure", "exception_handlers"}, ("push_exc_handler", "RqIntegration")),
-    "huey": (set(), ("SIGNAL_ERROR", "HueyIntegration")),
-}  # a Sentry integration reports every final failure too
+    "celery": ({"link_error"}, ("task_failure", "task_failure.connect")),
+    "dramatiq": ({"on_failure", "on_retry_exhausted"}, ()),
+    "rq": ({"on_failure", "exception_handlers"}, ("push_exc_handler",)),
+    "huey": (set(), ("SIGNAL_ERROR",)),
+}
+# a Sentry integration reports every final failure too: looked for in every file's text
 SENTRY_INTEGRATIONS = {
     "celery": b"CeleryIntegration(",
     "dramatiq": b"DramatiqIntegration(",

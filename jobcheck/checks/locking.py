@@ -52,7 +52,8 @@ def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
         spec = _lock_spec(ctx, fact.call, where)
         if spec is None:
             continue
-        if spec[0] == "ttl" and (fact.call.span not in held or not _huey_lock_ttl_possible(ctx)):
+        ttl_possible = spec[0] != "ttl" or ctx.once("huey ttl", lambda: _huey_lock_ttl_possible(ctx))
+        if spec[0] == "ttl" and (fact.call.span not in held or not ttl_possible):
             continue  # a Huey lock object that is not taken here (`.clear()`, `.acquired`), or no `ttl` to set
         keyword, position, fix = spec
         value = fact.call.kwarg(keyword)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Tuple
 
-from jobcheck.checks.arguments import calls_by_place, job_arguments
+from jobcheck.checks.arguments import enqueue_calls, job_arguments
+from jobcheck.checks.common import job_label
 from jobcheck.model import Const, EnqueueSite, Finding
 
 CODES = ("JC701",)
@@ -13,7 +14,7 @@ CHAINING = {"depends_on", "link", "link_error"}
 
 
 def check_project(ctx) -> Iterator[Finding]:
-    calls = calls_by_place(ctx)
+    calls = enqueue_calls(ctx)
     by_function: Dict[Tuple[str, str], List[EnqueueSite]] = {}
     for site in ctx.project.enqueue_sites:
         if site.api != "beat" and site.task and (site.location.path, site.location.span) in calls:
@@ -31,7 +32,7 @@ def check_project(ctx) -> Iterator[Finding]:
                 continue
             yield Finding(
                 "JC701",
-                f"`{_short(later.task)}` and `{_short(earlier.task)}` are sent one after the other with the same "
+                f"{job_label(later.task, '')} and {job_label(earlier.task, '')} are sent one after the other with the same "
                 "argument but not chained: they can run at the same time or in either order. If the second "
                 "needs the first to have finished, chain them (`chain(a.si(x), b.si(x))`, `link=`, "
                 "`depends_on=`, a pipeline).",
@@ -60,6 +61,3 @@ def _both_run(calls, earlier: EnqueueSite, later: EnqueueSite) -> bool:
     guards_second = [f for f in second.context if f.kind == "guard"]
     return not any(f.span[:2] > first.call.span[:2] for f in guards_second)
 
-
-def _short(qualname: str) -> str:
-    return qualname.rsplit(".", 1)[-1]

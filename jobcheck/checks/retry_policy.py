@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Optional
 
-from jobcheck.checks.common import short
+from jobcheck.checks.common import BROAD_EXCEPTIONS, job_label, short
 from jobcheck.model import Call, Collection, Const, Finding, Location, Name, OptionValue, Task, split_method
 
 CODES = ("JC302", "JC303", "JC304")
 
-BROAD = {"Exception", "BaseException"}
 
 
 def check_task(ctx, task: Task) -> Iterator[Finding]:
@@ -55,7 +54,7 @@ def _broad_autoretry(ctx, task: Task) -> Iterator[Finding]:
     option = task.option("autoretry_for")
     if task.framework != "celery" or option is None:
         return
-    broad = sorted(_exception_names(ctx, option.value) & BROAD)
+    broad = sorted(_exception_names(ctx, option.value) & BROAD_EXCEPTIONS)
     if broad:
         yield Finding(
             "JC304",
@@ -218,4 +217,4 @@ def _where(option: OptionValue, task: Task) -> Location:
 
 
 def _task_label(qualname: Optional[str]) -> str:
-    return f"`{qualname.rsplit('.', 1)[-1]}`" if qualname else "this job"
+    return job_label(qualname, "this job")

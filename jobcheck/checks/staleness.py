@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from jobcheck.model import leaf
-from jobcheck.checks.common import short
-from jobcheck.model import Finding, Task
+from jobcheck.checks.common import WORLD_EFFECTS, short
+from jobcheck.model import Finding, Task, leaf
 
 CODES = ("JC801",)
 
-EFFECT_KINDS = ("db-write", "external", "increment")
 CLOCK_LEAVES = {"now", "utcnow", "time", "monotonic", "today", "timestamp"}
 SETTING = {
     "celery": "`expires=` on the task (or at every enqueue, or in the beat entry's options)",
@@ -40,7 +38,7 @@ def checks_deadline(effects) -> bool:
 
 
 def check_task(ctx, task: Task) -> Iterator[Finding]:
-    effects = [e for e in ctx.effects(task) if e.kind in EFFECT_KINDS]
+    effects = [e for e in ctx.effects(task) if e.kind in WORLD_EFFECTS]
     if not effects or bounded(ctx, task) or checks_deadline(effects):
         return
     first = effects[0]

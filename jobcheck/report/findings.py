@@ -22,10 +22,11 @@ class Reported:
 def fingerprints(findings: Sequence[Finding], sources: Sources) -> List[str]:
     """The fingerprints the run gave the findings (numbered over all of them); computed here
     only for findings made outside a run (tests)."""
-    computed = stable_fingerprints(
+    if all("fingerprint" in f.extra for f in findings):
+        return [f.extra["fingerprint"] for f in findings]
+    return stable_fingerprints(
         (f.code, f.location.path, f.task or "", sources.line(f.location.path, f.location.line)) for f in findings
     )
-    return [f.extra.get("fingerprint", fallback) for f, fallback in zip(findings, computed)]
 
 
 def reported_findings(result: RunResult, sources: Sources) -> List[Reported]:
