@@ -125,7 +125,7 @@ def unused(directives_of: Dict[str, List[Directive]], ran: Set[str]) -> List[Fin
             idle += [c for c in directive.codes if c.startswith("JC") and c not in ran and not _known(c)]
             if idle:
                 names = ", ".join(f"`{c}`" for c in dict.fromkeys(idle))
-                findings.append(_unused_finding(path, directive, f"names {names}, which silence no finding here"))
+                findings.append(_unused_finding(path, directive, f"names {names}, which {'silences' if len(set(idle)) == 1 else 'silence'} no finding here"))
     return findings
 
 

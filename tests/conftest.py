@@ -15,7 +15,7 @@ FIXTURES = REPO / "fixtures"
 def run_on(path: Path, codes=None):
     config = load([path], None)
     catalog = load_catalog()
-    selected = set(codes) if codes is not None else catalog.select([], [], [])
+    selected = set(codes) if codes is not None else catalog.select(config.select, config.ignore, config.extend_select)
     return engine.run([path], config, catalog, selected)
 
 

@@ -20,11 +20,15 @@ PROJECTS = {
         "shop.reports",
         "shop.views",
         "shop.wrappers",
+        "shop.inventory",
+        "shop.integrations",
     ],
-    "dramatiq": ["worker", "worker.tasks", "worker.billing"],
-    "rq": ["jobs.queues", "jobs.work", "jobs.api", "jobs.reports"],
-    "huey": ["store.hueyapp", "store.tasks", "store.mail"],
+    "dramatiq": ["worker", "worker.tasks", "worker.billing", "worker.db", "worker.customers"],
+    "rq": ["jobs.queues", "jobs.work", "jobs.api", "jobs.reports", "jobs.settings", "jobs.models", "jobs.accounts"],
+    "huey": ["store.hueyapp", "store.tasks", "store.mail", "store.settings", "store.models", "store.products"],
 }
+# fixture projects whose models need Django set up, as the worker would
+DJANGO_SETTINGS = {"celery": "shop.settings", "rq": "jobs.settings", "huey": "store.settings"}
 
 
 @pytest.mark.parametrize("framework", sorted(PROJECTS))
@@ -32,8 +36,9 @@ def test_fixture_project_imports(framework):
     pytest.importorskip(framework)
     modules = PROJECTS[framework]
     code = "import importlib\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
-    if framework == "celery":  # its models need Django set up, as the worker would
-        code = "import os, django\nos.environ['DJANGO_SETTINGS_MODULE'] = 'shop.settings'\ndjango.setup()\n" + code
+    if framework in DJANGO_SETTINGS:
+        settings = DJANGO_SETTINGS[framework]
+        code = f"import os, django\nos.environ['DJANGO_SETTINGS_MODULE'] = {settings!r}\ndjango.setup()\n" + code
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=FIXTURES / framework, capture_output=True, text=True, timeout=120
     )

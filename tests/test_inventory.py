@@ -45,6 +45,66 @@ def test_fixture_inventory_is_complete(fixture_tasks):
             "shop.reports.total_for",
             "shop.reports.monthly_report",
             "shop.reports.spread_load",
+            "shop.reports.export_orders",
+            "shop.reports.export_customers",
+            "shop.integrations.sync_partner",
+            "shop.integrations.sync_partner_bounded",
+            *(
+                f"shop.inventory.{name}"
+                for name in (
+                    "recount_stock",
+                    "recount_stock_safely",
+                    "reserve",
+                    "reserve_safely",
+                    "order_status",
+                    "notify_warehouse",
+                )
+            ),
+            *(
+                f"jobs.accounts.{name}"
+                for name in (
+                    "credit",
+                    "open_account",
+                    "open_account_atomically",
+                    "tag",
+                    "tag_locked",
+                    "settle",
+                    "rebuild_balances",
+                    "close",
+                    "close_safely",
+                    "send_statement",
+                    "archive",
+                )
+            ),
+            *(
+                f"store.products.{name}"
+                for name in (
+                    "count_sale",
+                    "restock",
+                    "restock_atomically",
+                    "describe",
+                    "describe_in_one_statement",
+                    "announce",
+                    "refresh_price",
+                    "refresh_price_or_fail",
+                    "wait_for_supplier",
+                    "reprice",
+                    "reprice_safely",
+                )
+            ),
+            *(
+                f"worker.customers.{name}"
+                for name in (
+                    "activate",
+                    "activate_atomically",
+                    "tag",
+                    "tag_locked",
+                    "welcome",
+                    "remind",
+                    "wait_for_payment",
+                    "export",
+                )
+            ),
             *(
                 f"shop.orders.{name}"
                 for name in (

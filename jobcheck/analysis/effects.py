@@ -63,16 +63,38 @@ class Typer:
     def __init__(self, index: ProjectIndex, vocabulary: Dict[str, Any]) -> None:
         self.index = index
         self.v = vocabulary
-        self._models: Dict[str, bool] = {}
+        self._models: Dict[str, Optional[str]] = {}
 
     def is_model(self, target: Target) -> bool:
         if target.kind != "class" or target.cls is None or target.module is None:
             return False
+        return self.orm_of(target) is not None
+
+    def orm_of(self, target: Target) -> Optional[str]:
+        """"django" or "sqlalchemy" for a model class, else None."""
+        if target.kind != "class" or target.cls is None or target.module is None:
+            return None
         if target.qname not in self._models:
-            bases = set(self.v["django"]["model_bases"])
             ancestors = self.index.class_ancestors(target.cls, target.module)
-            self._models[target.qname] = any(a.canonical in bases for a in ancestors)
+            django = set(self.v["django"]["model_bases"])
+            alchemy = set(self.v["sqlalchemy"]["model_bases"])
+            if any(a.canonical in django for a in ancestors):
+                self._models[target.qname] = "django"
+            elif any(a.canonical in alchemy or self._declarative(a) for a in ancestors):
+                self._models[target.qname] = "sqlalchemy"
+            else:
+                self._models[target.qname] = None
         return self._models[target.qname]
+
+    def orm_of_model(self, qname: str) -> Optional[str]:
+        return self.orm_of(self.index.resolve(qname))
+
+    def _declarative(self, base: Target) -> bool:
+        """`Base = declarative_base()`: the base of SQLAlchemy models made by a factory."""
+        if base.kind != "value" or not isinstance(base.expr, Call) or base.module is None:
+            return False
+        made_by = self.index.denote(base.expr.func, Where(base.module))
+        return made_by.canonical in self.v["sqlalchemy"]["base_factories"]
 
     def of(self, expr: Expr, where: Where, depth: int = 0) -> VType:
         if depth > 8:
@@ -215,6 +237,9 @@ class Typer:
         split = split_method(func)
         if split is not None:
             receiver = self.of(split[0], where, depth + 1)
+            if receiver == ("session", "") and split[1] in self.v["sqlalchemy"]["row_methods"] and call.args:
+                model = self.of(call.args[0], where, depth + 1)
+                return ("row", model[1]) if model and model[0] == "model" else None
             result = self.method_result(receiver, split[1]) if receiver is not None else None
             if result is not None:
                 return result

@@ -13,8 +13,7 @@ CODES = ("JC902", "JC904")
 BULK = {
     "celery": "`group(task.s(x) for x in items).apply_async()` or `task.chunks(...)`",
     "rq": "`queue.enqueue_many([...])`",
-    "dramatiq": "`group(actor.message(x) for x in items).run()`",
-}  # Huey's map() and group send one message per item: no bulk form
+}  # Dramatiq's group.run() and Huey's map()/group send one message per item: no bulk form
 
 # where the job's own arguments are, per enqueue API (the rest are options)
 FIRST_ARGUMENT = {"enqueue": 1, "enqueue_call": 1, "enqueue_in": 2, "enqueue_at": 2}

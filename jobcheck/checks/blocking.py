@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from jobcheck.checks.common import at_task_body, short
+from jobcheck.checks.common import CHAIN, RETRY_LATER, at_task_body, short
 from jobcheck.model import Finding, Task
 
 CODES = ("JC901", "JC903")
@@ -23,7 +23,7 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
                 "JC901",
                 f"`{short(task)}` waits for another job's result (`{effect.api}`): when every worker is busy "
                 "running tasks that wait, nothing runs the jobs they wait for, and the pool deadlocks. "
-                "Chain the work instead (`chain`, a callback with `link=`, or a chord).",
+                f"Chain the work instead ({CHAIN[task.framework]}).",
                 location,
                 task.qualname,
                 related,
@@ -34,8 +34,7 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
             yield Finding(
                 "JC903",
                 f"`{short(task)}` sleeps for {how_long} (`time.sleep`), holding a worker slot that could run other "
-                "jobs. Retry later instead (`self.retry(countdown=...)`, a delayed enqueue) or poll from a "
-                "periodic task.",
+                f"jobs. Retry later instead ({RETRY_LATER[task.framework]}) or poll from a periodic task.",
                 location,
                 task.qualname,
                 related,

@@ -11,6 +11,21 @@ from jobcheck.config import Config
 from jobcheck.model import Effect, Location, RelatedLocation, Task
 
 
+# How each framework says "run this later" and "run this after that", for the fixes messages suggest.
+RETRY_LATER = {
+    "celery": "`raise self.retry(exc=..., countdown=...)` on a bound task",
+    "dramatiq": "`raise dramatiq.Retry(delay=...)`",
+    "huey": "`raise RetryTask(delay=...)` on a task with `retries=`",
+    "rq": "`retry=Retry(max=..., interval=...)` on the enqueue, or `queue.enqueue_in(...)`",
+}
+CHAIN = {
+    "celery": "`chain(first.si(x), second.si(x)).apply_async()`, `link=`, or a chord",
+    "rq": "`depends_on=` the first job",
+    "dramatiq": "`pipeline([first.message(x), second.message(x)]).run()`, or a group completion callback",
+    "huey": "`first.s(x).then(second, x)` enqueued with `huey.enqueue(...)`",
+}
+
+
 @dataclass
 class CheckContext:
     project: Any  # jobcheck.frameworks.Project

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator, Tuple
 
 from jobcheck.analysis.index import Where
-from jobcheck.checks.common import BROAD_EXCEPTIONS, WORLD_EFFECTS, short
+from jobcheck.checks.common import BROAD_EXCEPTIONS, RETRY_LATER, WORLD_EFFECTS, short
 from jobcheck.model import Collection, Const, Expr, Finding, Location, Name, Span, Task, leaf, split_method
 
 CODES = ("JC601", "JC602", "JC603")
@@ -43,7 +43,7 @@ def _swallowed(ctx, task: Task) -> Iterator[Finding]:
             "JC601",
             f"`{short(task)}` catches {caught} and carries on: the job ends as a success although its work "
             "failed, so no retry runs and nothing reaches the failed-job queue. Re-raise after logging "
-            "(`raise`), retry (`self.retry(exc=...)`), or catch only the errors you can handle.",
+            f"(`raise`), retry ({RETRY_LATER[task.framework]}), or catch only the errors you can handle.",
             Location(module.path, (line, col, line, col + len("except"))),
             task.qualname,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from jobcheck.analysis.index import Where
 from jobcheck.checks.common import short
@@ -173,33 +173,63 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
         if field and "." not in field and _is_row(ctx, row, where):
             changed.setdefault(row, (field, fact.call.span))
     for fact in calls:
-        split = split_method(fact.call.func)
-        if split is None or split[1] != "save" or not isinstance(split[0], Name) or split[0].qname not in changed:
+        row = _saved_row(ctx, fact, changed, where)
+        if row is None:
             continue
-        field, span = changed[split[0].qname]
+        field, span = changed[row]
         if fact.call.span[:2] < span[:2]:
             continue
+        lock = "`select_for_update()` inside `transaction.atomic()`"
+        if _orm(ctx, row, where) == "sqlalchemy":
+            lock = "`with_for_update()` inside `session.begin()`"
         yield Finding(
             "JC203",
-            f"`{short(task)}` reads `{split[0].qname}`, rebuilds `{field}` from its old value and saves it with no "
+            f"`{short(task)}` reads `{row}`, rebuilds `{field}` from its old value and saves it with no "
             "row lock: two copies of the job running at once each save their own version, and one change is "
-            "lost. Read it with `select_for_update()` inside `transaction.atomic()`, or update it in the "
-            "database in one statement.",
+            f"lost. Read it with {lock}, or update it in the database in one statement.",
             Location(module.path, fact.call.span),
             task.qualname,
         )
+        changed.pop(row)
+
+
+def _saved_row(ctx, fact, changed, where: Where) -> Optional[str]:
+    """The changed row a call writes back: `row.save()` (Django), a session's `commit()`/`flush()`
+    (SQLAlchemy rows are flushed by their session)."""
+    split = split_method(fact.call.func)
+    if split is None:
+        return None
+    if split[1] == "save" and isinstance(split[0], Name) and split[0].qname in changed:
+        return split[0].qname
+    if split[1] in ("commit", "flush"):
+        for row in changed:
+            if _orm(ctx, row, where) == "sqlalchemy":
+                return row
+    return None
+
+
+def _orm(ctx, row: str, where: Where) -> Optional[str]:
+    vtype = ctx.analysis.typer.of(Name(row, "local"), where)
+    return ctx.analysis.typer.orm_of_model(vtype[1]) if vtype and vtype[0] == "row" else None
 
 
 def _rebuilt_from(value: Expr, target: str) -> bool:
     """`row.tags + [tag]`, `row.name + " (old)"`, `{**row.data, ...}`: not a numeric increment (JC102)."""
     if isinstance(value, BinOp) and value.op == "Add":
-        sides = (value.left, value.right)
+        sides = _summands(value)
         reads = any(isinstance(s, Name) and s.qname == target for s in sides)
         other = [s for s in sides if not (isinstance(s, Name) and s.qname == target)]
         return reads and any(isinstance(s, Collection) or (isinstance(s, Const) and isinstance(s.value, (str, list, tuple))) for s in other)
     if isinstance(value, Collection) and value.kind == "dict":
         return any(isinstance(k, Unknown) and k.text == "**" for k in value.keys) and _mentions(value, target)
     return False
+
+
+def _summands(value: Expr) -> List[Expr]:
+    """`a + "x" + b` -> [a, "x", b]."""
+    if isinstance(value, BinOp) and value.op == "Add":
+        return _summands(value.left) + _summands(value.right)
+    return [value]
 
 
 def _mentions(expr: Expr, target: str) -> bool:

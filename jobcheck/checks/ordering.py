@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Tuple
 
 from jobcheck.checks.arguments import enqueue_calls, job_arguments
-from jobcheck.checks.common import job_label
+from jobcheck.checks.common import CHAIN, job_label
 from jobcheck.model import Const, EnqueueSite, Finding
 
 CODES = ("JC701",)
@@ -34,8 +34,7 @@ def check_project(ctx) -> Iterator[Finding]:
                 "JC701",
                 f"{job_label(later.task, '')} and {job_label(earlier.task, '')} are sent one after the other with the same "
                 "argument but not chained: they can run at the same time or in either order. If the second "
-                "needs the first to have finished, chain them (`chain(a.si(x), b.si(x))`, `link=`, "
-                "`depends_on=`, a pipeline).",
+                f"needs the first to have finished, chain them ({CHAIN[later.framework]}).",
                 later.location,
             )
 

@@ -81,11 +81,19 @@ def check_project(ctx) -> Iterator[Finding]:
             yield _unconsumed(site.framework, queue, site.location, workers)
 
 
+CONSUME = {
+    "celery": "`celery worker -Q ...,{queue}`",
+    "rq": "`rq worker ... {queue}`",
+    "dramatiq": "`dramatiq ... -Q ... {queue}`",
+}
+
+
 def _unconsumed(framework: str, queue: str, location, workers) -> Finding:
+    consume = CONSUME.get(framework, "its queues").format(queue=queue)
     return Finding(
         "JC403",
         f"Queue `{queue}` has no worker: the {framework} workers declared in {', '.join(workers.sources_of(framework)[:3])} do "
-        "not consume it, so jobs sent there wait forever. Add it to a worker's queues (`-Q`) or route the task "
-        "to a consumed queue.",
+        f"not consume it, so jobs sent there wait forever. Add it to a worker's queues ({consume}) or send the "
+        "job to a consumed queue.",
         location,
     )

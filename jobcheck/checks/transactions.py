@@ -6,7 +6,7 @@ from typing import Iterator, List
 
 from jobcheck.analysis.effects import in_callback, in_loop, transaction_frames
 from jobcheck.checks.common import at_task_body, short
-from jobcheck.model import Effect, Finding, ModuleFacts, RelatedLocation, Task
+from jobcheck.model import Call, Effect, Finding, ModuleFacts, RelatedLocation, Task, leaf
 
 CODES = ("JC501", "JC502", "JC503")
 
@@ -17,21 +17,57 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     effects = ctx.effects(task)
     yield from _multi_write(ctx, task, effects)
     for effect in effects:
-        if effect.kind == "external" and not in_callback(effect) and transaction_frames(effect, ctx.analysis):
+        frames = transaction_frames(effect, ctx.analysis) if effect.kind == "external" else []
+        if frames and not in_callback(effect):
             location, related = at_task_body(effect, f"{effect.api} is here")
             yield Finding(
                 "JC503",
                 f"`{short(task)}` calls `{effect.api}` ({effect.detail}) inside a database transaction; a rollback "
-                "cannot take it back. Make the call after the commit (`transaction.on_commit`) or outside the block.",
+                f"cannot take it back. {_after_commit(frames)}",
                 location,
                 task.qualname,
                 related,
             )
 
 
+SQLALCHEMY_WRITES = ("session.", "sqlalchemy", "SQL")
+
+
+def _after_commit(frames) -> str:
+    managers = [m.func if isinstance(m, Call) else m for frame in frames for m in frame.exprs]
+    if any(leaf(m) in ("begin", "begin_nested") for m in managers):
+        return "Make the call after the `session.begin()` block has committed."
+    return "Make the call after the commit (`transaction.on_commit`) or outside the block."
+
+
 def _django_writes(effects: List[Effect]) -> List[Effect]:
     # SQLAlchemy writes are a unit of work flushed at commit: one transaction per commit
-    return [e for e in effects if e.kind == "db-write" and not e.api.startswith(("session.", "sqlalchemy", "SQL"))]
+    return [e for e in effects if e.kind == "db-write" and not e.api.startswith(SQLALCHEMY_WRITES)]
+
+
+def _split_by_commit(ctx, task: Task, effects: List[Effect]):
+    """Two SQLAlchemy writes of the task body with a `commit()` between them: two transactions."""
+    entry = ctx.analysis.entry(task)
+    if entry is None:
+        return None
+    module, function = entry
+    writes = [
+        e
+        for e in effects
+        if e.kind == "db-write" and e.api.startswith(SQLALCHEMY_WRITES) and not e.chain and not _compensating(e)
+        and e.location.path == module.path and e.scope.endswith(f":{function.qualname}")
+    ]
+    commits = [
+        fact.call.span[:2]
+        for fact in ctx.analysis.calls_of(module, function)
+        if leaf(fact.call.func) == "commit" and not any(frame.kind in ("except", "finally") for frame in fact.context)
+    ]
+    writes.sort(key=lambda e: e.location.span)
+    for first, second in zip(writes, writes[1:]):
+        between = any(first.location.span[:2] < at < second.location.span[:2] for at in commits)
+        if between and not exclusive(first, second):
+            return first, second
+    return None
 
 
 def exclusive(a: Effect, b: Effect) -> bool:
@@ -52,6 +88,10 @@ def _compensating(effect: Effect) -> bool:
 def _multi_write(ctx, task: Task, effects: List[Effect]) -> Iterator[Finding]:
     writes = [w for w in _django_writes(effects) if not _compensating(w)]
     pair = _unprotected_pair(ctx, writes)
+    fix = "Wrap them in `transaction.atomic()`."
+    if pair is None:
+        pair = _split_by_commit(ctx, task, effects)
+        fix = "Commit once, after the last write (or make them in one `with session.begin():` block)."
     if pair is None:
         return
     first, second = pair
@@ -60,7 +100,7 @@ def _multi_write(ctx, task: Task, effects: List[Effect]) -> Iterator[Finding]:
     yield Finding(
         "JC501",
         f"`{short(task)}` makes several database writes ({what}) outside one transaction; a failure between "
-        "them leaves half-written data and a retry repeats the first. Wrap them in `transaction.atomic()`.",
+        f"them leaves half-written data and a retry repeats the first. {fix}",
         location,
         task.qualname,
         (RelatedLocation(first.location, f"first write: {first.api}"), *related),

@@ -80,7 +80,8 @@ def effective_options(discovery: Discovery, task: TaskDef, sites: List[SiteDraft
     if decorator is not None:
         if decorator.args:
             value = discovery.constant(decorator.args[0], Where(task.module))
-            options["queue"] = OptionValue(value if isinstance(value, str) else UNKNOWN, "@job queue argument")
+            where = Location(task.module.path, task.decorator_span) if task.decorator_span else None
+            options["queue"] = OptionValue(value if isinstance(value, str) else UNKNOWN, "@job queue argument", where)
         for raw, value in decorator.options:
             options[option_map.get(raw, raw)] = value
     elif sites:
