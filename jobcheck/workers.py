@@ -2,7 +2,7 @@
 
 Read from `worker-queues` in the configuration, or from worker commands in the files that
 start processes: Procfile, docker-compose/compose YAML, Kubernetes manifests, supervisor
-and systemd units. YAML is parsed with pyyaml (never executed); commands are split with
+and systemd units, Dockerfiles and shell scripts (entrypoints). YAML is parsed with pyyaml (never executed); commands are split with
 shlex. A worker that names no queue consumes its framework's default (Celery:
 `task_default_queue`, RQ: `default`); a Dramatiq worker without `-Q` consumes every queue.
 """
@@ -22,6 +22,11 @@ EVERY = "<every>"  # a worker that consumes every queue (or queues named at depl
 TEMPLATED = re.compile(r"\$|%\(|\{\{")
 YAML_NAMES = ("docker-compose", "compose")
 YAML_FOLDERS = ("k8s", "kubernetes", "deploy", "deployment", "helm", "manifests", "charts", ".k8s")
+# shell scripts and Dockerfiles that start workers, up to two folders deep
+SCRIPT_PATTERNS = ("*.sh", "*/*.sh", "*/*/*.sh", "*/entrypoint*", "*/*/entrypoint*", "bin/*", "scripts/*")
+DOCKERFILE_PATTERNS = ("Dockerfile*", "*/Dockerfile*", "*/*/Dockerfile*", "*.Dockerfile", "*/*.Dockerfile")
+MAX_SCRIPT_BYTES = 1 << 20  # a worker command lives in a small file; skip binaries and dumps
+SKIPPED_FOLDERS = {"node_modules", ".git", ".venv", "venv", ".tox", "site-packages", "tests", "test"}  # test scripts deploy nothing
 RQ_VALUE_OPTIONS = {
     "-u", "--url", "-c", "--config", "-w", "--worker-class", "-j", "--job-class", "-n", "--name", "-P", "--path",
     "--results-ttl", "--worker-ttl", "--job-monitoring-interval", "--logging_level", "--log-format",
@@ -72,8 +77,10 @@ def find_workers(root: Path, configured: tuple) -> Workers:
 
 
 def _commands(root: Path) -> Iterator[tuple]:
-    for path in sorted(_candidates(root)):
+    for path in sorted(set(_candidates(root))):
         try:
+            if path.stat().st_size > MAX_SCRIPT_BYTES:
+                continue
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
@@ -84,11 +91,28 @@ def _commands(root: Path) -> Iterator[tuple]:
             for line in text.splitlines():
                 if ":" in line and not line.lstrip().startswith("#"):
                     yield path, line.split(":", 1)[1]
-        else:  # supervisor .conf, systemd .service
+        elif path.suffix in (".conf", ".service"):  # supervisor, systemd
             for line in text.splitlines():
                 key, _, value = line.partition("=")
                 if key.strip() in ("command", "ExecStart"):
                     yield path, value
+        else:  # shell scripts and Dockerfiles: one command per (continued) line
+            for line in text.replace("\\\n", " ").splitlines():
+                if not line.lstrip().startswith("#"):
+                    yield path, _dockerfile_command(line)
+
+
+def _dockerfile_command(line: str) -> str:
+    """`CMD ["celery", "-A", "x", "worker"]` -> `celery -A x worker`; other lines unchanged."""
+    head, _, rest = line.strip().partition(" ")
+    if head.upper() in ("CMD", "ENTRYPOINT", "RUN") and rest.lstrip().startswith("["):
+        try:
+            words = yaml.safe_load(rest)
+        except yaml.YAMLError:
+            return rest
+        if isinstance(words, list):
+            return " ".join(shlex.quote(str(w)) for w in words)
+    return rest if head.upper() in ("CMD", "ENTRYPOINT", "RUN") else line
 
 
 def _candidates(root: Path) -> Iterator[Path]:
@@ -105,6 +129,10 @@ def _candidates(root: Path) -> Iterator[Path]:
                 yield from base.glob(pattern)
     for pattern in ("*.conf", "*.service", "supervisor*/**/*.conf", "systemd/**/*.service", "deploy/**/*.conf"):
         yield from root.glob(pattern)
+    for pattern in SCRIPT_PATTERNS + DOCKERFILE_PATTERNS:
+        for path in root.glob(pattern):
+            if path.is_file() and not SKIPPED_FOLDERS & set(path.relative_to(root).parts):
+                yield path
 
 
 def _yaml_commands(text: str) -> Iterator[str]:

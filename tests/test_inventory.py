@@ -590,6 +590,42 @@ def test_registry_wrapper_like_warehouse(project):
     assert task.option("acks_late").value is True
 
 
+def test_decorator_class_like_treeherder(project):
+    root = project(
+        {
+            "th/__init__.py": "",
+            "th/task.py": """
+                from functools import wraps
+
+                from celery import shared_task
+
+
+                class retryable_task:
+                    def __init__(self, *args, **kwargs):
+                        self.task_args = args
+                        self.task_kwargs = kwargs
+
+                    def __call__(self, f):
+                        @wraps(f)
+                        def inner(*args, **kwargs):
+                            try:
+                                return f(*args, **kwargs)
+                            except Exception as e:
+                                raise task_func.retry(exc=e, countdown=10)
+
+                        task_func = shared_task(*self.task_args, **self.task_kwargs)(inner)
+                        return task_func
+            """,
+            "th/jobs.py": "from th.task import retryable_task\n\n@retryable_task(name='parse', max_retries=10)\ndef parse_logs(job_id):\n    pass\n",
+        }
+    )
+    task = task_named(root, "parse_logs")
+    assert task.framework == "celery"
+    assert task.option("max_retries").value == 10
+    assert task.option("name").value == "parse"
+    assert [t.qualname for t in tasks_of(root)] == ["th.jobs.parse_logs"]  # not `inner`, not the class
+
+
 def test_wrapper_inner_function_is_not_a_task(project):
     root = project(
         {

@@ -129,3 +129,27 @@ def test_tasks_lists_queues_and_who_consumes_them(project):
 def test_rq_worker_pool(tmp_path):
     (tmp_path / "Procfile").write_text("workers: rq worker-pool high low -n 4\n")
     assert find_workers(tmp_path, ()).queues == {"rq": {"high", "low"}}
+
+
+def test_shell_entrypoints_and_dockerfiles(tmp_path):
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "entrypoint_prod.sh").write_text(
+        "#!/bin/bash\n"
+        'if [ "$1" == "worker_log_parser" ]; then\n'
+        "    exec newrelic-admin run-program celery -A app worker --without-gossip \\\n"
+        "        -Q log_parser --concurrency=7\n"
+        "fi\n"
+        "# celery -A app worker -Q commented_out\n"
+    )
+    (tmp_path / "Dockerfile.worker").write_text('FROM python:3.12\nCMD ["celery", "-A", "app", "worker", "-Q", "mail"]\n')
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "run.sh").write_text("celery -A app worker -Q only_in_tests\n")
+    workers = find_workers(tmp_path, ())
+    assert workers.queues == {"celery": {"log_parser", "mail"}}
+    assert workers.sources == ["Dockerfile.worker", "docker/entrypoint_prod.sh"]
+
+
+def test_large_or_binary_scripts_are_skipped(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "blob").write_bytes(b"\0celery worker -Q x\n" * 70000)
+    assert find_workers(tmp_path, ()).queues == {}

@@ -248,6 +248,13 @@ class Discovery:
         return None
 
     def _wrapper_class(self, module: ModuleFacts, cls: ClassFact) -> Optional[Wrapper]:
+        call = self.index.function(module.module, f"{cls.qualname}.__call__")
+        if call is not None:
+            # a decorator class: `@retryable_task(name=..., max_retries=10)` whose __call__ applies
+            # `shared_task(*self.args, **self.kwargs)` to the function
+            found = self._wrapper_function(module, call)
+            if found is not None:
+                return found
         for ancestor in self.index.class_ancestors(cls, module):
             framework = self.knowledge.decorator_framework(ancestor.canonical)
             if framework and ancestor.canonical in self.knowledge.names(framework, "decorator_classes"):
