@@ -474,3 +474,57 @@ def test_retry_settings_on_a_bound_task_that_names_itself_task(project):
         }
     )
     assert sorted(f.code for f in run_on(root, {"JC302", "JC303"}).findings) == ["JC302", "JC303"]
+
+
+def test_round8_policy_review(project):
+    root = project(
+        {
+            "k/__init__.py": "",
+            "k/models.py": """
+                from django.db import models
+
+                class Alert(models.Model):
+                    title = models.CharField(max_length=20)
+            """,
+            "k/tasks.py": """
+                from celery import shared_task
+
+                from k.models import Alert
+
+                retrying_task = shared_task(acks_late=True, autoretry_for=(Exception,), max_retries=3, time_limit=60)
+
+                @retrying_task
+                def process(alert_id):
+                    return alert_id
+
+                @shared_task(autoretry_for=(Exception,), max_retries=0, time_limit=60)
+                def never_again(alert_id):
+                    return alert_id
+
+                @shared_task(bind=True, max_retries=3, time_limit=60)
+                def deliver(self, alert_id):
+                    if self.request.retries >= self.max_retries:
+                        Alert.objects.filter(pk=alert_id).update(title="failed")
+                    raise self.retry(countdown=10)
+
+                def fan_out():
+                    for pk in Alert.objects.values_list("pk", flat=True):
+                        process.delay(pk)
+
+                def create(alert):
+                    try:
+                        alert = Alert.objects.create(**alert)
+                    except Exception:
+                        process.delay(alert)
+                        return
+                    process.delay(alert)
+            """,
+        }
+    )
+    found = {(f.code, f.location.line) for f in run_on(root, {"JC304", "JC603", "JC902"}).findings}
+    # the decorator kept in a name makes `process` a task that retries on Exception
+    assert ("JC304", 5) in found
+    assert not any(code == "JC304" and line > 5 for code, line in found)  # max_retries=0 retries nothing
+    assert not any(code == "JC603" for code, _ in found)  # deliver handles its own last attempt
+    # pks from values_list are not rows; in the except, `alert` may still be the dict passed in
+    assert [line for code, line in found if code == "JC902"] == [31]

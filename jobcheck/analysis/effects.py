@@ -292,6 +292,8 @@ class Typer:
         kind, detail = receiver
         django = self.v["django"]
         if kind in ("manager", "queryset", "related"):
+            if method in ("values", "values_list"):
+                return ("values", detail)  # dicts or tuples of columns, not rows
             if method in django["queryset_methods"]:
                 return ("queryset", detail)
             if method in django["instance_methods"] and "#" not in detail:

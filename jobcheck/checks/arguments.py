@@ -34,6 +34,8 @@ def check_project(ctx) -> Iterator[Finding]:
         module, fact = found
         where = Where(module, ctx.project.index.function(module.module, fact.scope) if fact.scope else None)
         for argument in job_arguments(site.api, fact):
+            if _maybe_unbound(argument, fact, where):
+                continue
             what = _orm_object(ctx, argument, where)
             if what is None:
                 continue
@@ -75,6 +77,16 @@ def job_arguments(api: str, fact: CallFact) -> List[Expr]:
         return values
     skip = FIRST_ARGUMENT.get(api, 0)
     return [*call.args[skip:], *(value for key, value in call.kwargs if not key.startswith(("job_", "queue")))]
+
+
+def _maybe_unbound(argument: Expr, fact: CallFact, where: Where) -> bool:
+    """A parameter rebound in the body, used in an `except`: the rebinding may be what failed,
+    so the name may still hold what the caller passed (`alert = Alert.create(**alert)`)."""
+    if not isinstance(argument, Name) or argument.kind != "local" or where.function is None:
+        return False
+    head = argument.qname.split(".")[0]
+    rebound = head in dict(where.function.locals) and any(p.name == head for p in where.function.params)
+    return rebound and any(frame.kind == "except" for frame in fact.context)
 
 
 def _orm_object(ctx, argument: Expr, where: Where) -> Optional[str]:

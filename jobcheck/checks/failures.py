@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator, Tuple
 
 from jobcheck.analysis.index import Where
@@ -192,6 +193,11 @@ HANDLERS = {
 }
 
 
+LAST_ATTEMPT = re.compile(
+    rb"request\.retries\s*(?:>=|==|>)\s*[\w.]*max_retries|max_retries\s*(?:<=|==|<)\s*[\w.]*request\.retries"
+)
+
+
 def _retried(task: Task) -> bool:
     retries = task.option("retries")
     value = retries.value if retries is not None else 0
@@ -203,6 +209,8 @@ def _handles_final_failure(ctx, framework: str) -> bool:
     integration = SENTRY_INTEGRATIONS[framework]
     if any(integration in data for data in ctx.project.texts.values()):
         return True  # set up anywhere, even in a module that does not import the framework
+    if framework == "celery" and any(LAST_ATTEMPT.search(data) for data in ctx.project.texts.values()):
+        return True  # a task that handles its own last attempt (`if self.request.retries >= self.max_retries:`)
     for module in ctx.project.index.scanned():
         if framework == "celery" and any("on_failure" in cls.methods for cls in module.classes):
             return True

@@ -54,6 +54,9 @@ def _broad_autoretry(ctx, task: Task) -> Iterator[Finding]:
     option = task.option("autoretry_for")
     if task.framework != "celery" or option is None:
         return
+    retries = task.option("retries")
+    if retries is not None and retries.value == 0:
+        return  # `max_retries=0`: Celery gives up at once, nothing is retried
     broad = sorted(_exception_names(ctx, option.value) & BROAD_EXCEPTIONS)
     if broad:
         yield Finding(
@@ -116,7 +119,7 @@ def _count_finding(value: Any, location: Location, label: str, limit: int, frame
         return None
     return Finding(
         "JC303",
-        f"{what}: a job that can never succeed keeps a worker busy and repeats its effects for days. "
+        f"{what}: a job that can never succeed keeps a worker busy and repeats its effects for hours or days. "
         f"Set a ceiling (`{keyword}=5`...) and handle the final failure.",
         location,
     )

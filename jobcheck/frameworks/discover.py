@@ -7,7 +7,7 @@ as methods that send a job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from jobcheck.analysis.index import ProjectIndex, Target, Where
@@ -141,6 +141,11 @@ class Discovery:
         if wrapper is not None:
             options = self._wrapper_options(wrapper, site_kwargs, where, call)
             return DecoratorUse(wrapper.framework, wrapper.api, written(func), args, options, wrapper.owner)
+        if call is None and target.kind == "value" and isinstance(target.expr, Call) and target.module is not None:
+            # a configured decorator kept in a name: `retrying_task = shared_task(autoretry_for=...)`
+            made = self.classify_decorator(target.expr, Where(target.module))
+            if made is not None:
+                return replace(made, written=written(func))
         return None
 
     def _option(self, value: Expr, source: str, where: Where, call: Optional[Call]) -> OptionValue:
