@@ -827,3 +827,30 @@ def test_option_values_are_displayed_as_written_values():
     assert display(retry_kwargs) == {"max_retries": "tasks.MAX"}
     assert display(BinOp("Add", Const(1), Name("x", "local"))) == "<computed>"
     assert display(Collection("tuple", (Const(1), Name("E", "global")))) == [1, "E"]
+
+
+def test_settings_module_named_for_deployment_falls_back_to_its_closest_variant(project):
+    """oncall: `settings.prod` is written at deploy time; `settings.prod_without_db` extends it."""
+    root = project(
+        {
+            "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings.dev')\n",
+            "settings/__init__.py": "",
+            "settings/base.py": "CELERY_TASK_ACKS_LATE = True\n",
+            "settings/dev.py": "from .base import *\nCELERY_TASK_ACKS_LATE = False\n",
+            "settings/prod_without_db.py": "from .base import *\nCELERY_TASK_ROUTES = {'eng.tasks.*': {'queue': 'eng'}}\n",
+            "eng/__init__.py": "",
+            "eng/celery.py": """
+                import os
+
+                from celery import Celery
+
+                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.prod")
+                app = Celery("eng")
+                app.config_from_object("django.conf:settings", namespace="CELERY")
+            """,
+            "eng/tasks.py": "from eng.celery import app\n\n@app.task\ndef sync():\n    pass\n",
+        }
+    )
+    task = task_named(root, "sync")
+    assert task.option("acks_late").value is True
+    assert task.option("queue").value == "eng"

@@ -126,6 +126,11 @@ class ProjectIndex:
         """Scanned modules that import a job framework (where apps and brokers are made)."""
         return [m for m in self._scanned if any(self.knowledge.framework_of_module(q) for _, q in m.imports)]
 
+    def submodules(self, package: str) -> List[str]:
+        """The names of the project's modules directly inside `package`, loaded or not."""
+        prefix = package + "."
+        return sorted(n for n in {*self.known, *self.modules} if n.startswith(prefix) and "." not in n[len(prefix) :])
+
     def module(self, name: str) -> Optional[ModuleFacts]:
         facts = self.modules.get(name)
         if facts is None and name in self.known and self.loader is not None:

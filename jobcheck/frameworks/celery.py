@@ -145,7 +145,7 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     if isinstance(source, str):
         settings_module = source.split(":")[0]
         if source == "django.conf:settings":
-            settings_module = django_settings_module(discovery)
+            settings_module = django_settings_module(discovery, module)
     elif isinstance(source, Name):
         target = index.denote(source, Where(module))
         if target.kind in ("module", "class"):
@@ -217,13 +217,41 @@ def _assignment(module: ModuleFacts, name: str) -> Optional[AssignFact]:
     return None
 
 
-def django_settings_module(discovery: Discovery) -> Optional[str]:
-    """DJANGO_SETTINGS_MODULE as the project sets it (os.environ.setdefault(...))."""
-    return environment_default(discovery, "DJANGO_SETTINGS_MODULE")
+SHARED_SETTINGS = ("base", "common", "defaults")  # what every settings variant of a package imports
+
+
+def django_settings_module(discovery: Discovery, app_module: Optional[ModuleFacts] = None) -> Optional[str]:
+    """DJANGO_SETTINGS_MODULE as the project sets it (os.environ.setdefault(...)), preferring the
+    app's own module (what the worker runs). A named module that is not in the repository
+    (`settings.prod`, written at deploy time) is replaced by the sibling whose name extends it,
+    else by the package's shared base."""
+    values = environment_defaults(discovery, "DJANGO_SETTINGS_MODULE", app_module)
+    index = discovery.index
+    for value in values:
+        if index.module(value) is not None:
+            return value
+        package, _, name = value.rpartition(".")
+        if not package:
+            continue
+        # the closest variant that exists: `settings.prod` -> `settings.prod_without_db`, else the base
+        siblings = index.submodules(package)
+        variants = [m for m in siblings if m.rpartition(".")[2].startswith(name)]
+        variants += [f"{package}.{shared}" for shared in SHARED_SETTINGS]
+        for variant in variants:
+            if index.module(variant) is not None:
+                return variant
+    return values[0] if values else None
 
 
 def environment_default(discovery: Discovery, variable: str) -> Optional[str]:
-    """The value the project gives an environment variable with `os.environ.setdefault(...)`."""
+    values = environment_defaults(discovery, variable)
+    return values[0] if values else None
+
+
+def environment_defaults(discovery: Discovery, variable: str, first: Optional[ModuleFacts] = None) -> List[str]:
+    """The values the project gives an environment variable with `os.environ.setdefault(...)`,
+    those set in `first` first."""
+    found: List[Tuple[bool, str]] = []
     for module in discovery.index.scanned():
         for fact in module.calls:
             call = fact.call
@@ -235,8 +263,8 @@ def environment_default(discovery: Discovery, variable: str) -> Optional[str]:
                 and isinstance(call.args[1], Const)
                 and isinstance(call.args[1].value, str)
             ):
-                return call.args[1].value
-    return None
+                found.append((module is not first, call.args[1].value))
+    return list(dict.fromkeys(value for _, value in sorted(found, key=lambda item: item[0])))
 
 
 # ----------------------------------------------------------------------- beat
