@@ -1,7 +1,7 @@
 """A cache of per-file facts on disk: a file whose bytes did not change is not parsed again.
 
-Entries are keyed by jobcheck's version, the file's path and module name, and a hash of its
-bytes (facts depend on nothing else). Each entry is written atomically (a temporary file,
+Entries are keyed by jobcheck's version and the code that extracts facts, the file's path and
+module name, and a hash of its bytes (facts depend on nothing else). Each entry is written atomically (a temporary file,
 then a rename), so concurrent runs never see half an entry; an entry that cannot be read
 is ignored and rebuilt. The folder holds a `.gitignore` of its own. Entries are pickles
 that jobcheck itself wrote: the folder is local and never shared.
@@ -20,6 +20,23 @@ from jobcheck import __version__
 from jobcheck.model import ModuleFacts
 
 DEFAULT_FOLDER = ".jobcheck_cache"
+# the modules whose code shapes the facts: a change to them (an upgrade, a development
+# checkout) must not read facts an older version wrote
+FACT_MODULES = ("analysis/extract.py", "analysis/positions.py", "model.py")
+
+
+def _facts_code() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    for name in FACT_MODULES:
+        try:
+            digest.update((package / name).read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()
+
+
+FACTS_CODE = _facts_code()
 
 
 class FactsCache:
@@ -30,7 +47,7 @@ class FactsCache:
 
     def key(self, data: bytes, rel: str, module: str, is_package: bool) -> str:
         digest = hashlib.sha256()
-        for part in (__version__, rel, module, str(is_package)):
+        for part in (FACTS_CODE, rel, module, str(is_package)):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         digest.update(data)
         return digest.hexdigest()

@@ -192,8 +192,8 @@ class Frame:
     exception types), "except" (exprs: its types; span: the except clause), "finally", "callback"
     (a lambda passed to exprs[0]), "guard" (an earlier `if ...: return/raise/continue`
     in an enclosing block: exprs are the calls in its test, names the dotted names it
-    reads, text the test as written).
-    """
+    reads, text the test as written), "when" (the `if` arm the call is in, the same fields
+    for its test; text is prefixed "not " for the else arm)."""
 
     kind: str
     exprs: Tuple[Expr, ...] = ()

@@ -794,6 +794,59 @@ def test_jc101_stays_silent_after_any_early_exit_on_stored_state(project):
     assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["confirm", "ping"]
 
 
+def test_jc101_reads_a_check_then_act_arm_as_a_dedupe_check(project):
+    root = project(
+        {
+            **SERVICES,
+            "shop/tasks.py": """
+                import requests
+                from celery import shared_task
+                from shop.models import Order, Receipt
+
+                @shared_task(expires=60, queue="q")
+                def receipt_once(order_id):
+                    if not Receipt.objects.filter(order_id=order_id).exists():
+                        Receipt.objects.create(order_id=order_id)
+
+                @shared_task(expires=60, queue="q")
+                def notify_once(order_id):
+                    sent = Receipt.objects.filter(order_id=order_id).exists()
+                    if not sent:
+                        requests.post("https://mail.example")
+                    else:
+                        return None
+
+                @shared_task(expires=60, queue="q")
+                def notify_paid(order_id):
+                    order = Order.objects.get(pk=order_id)
+                    if order.status == "paid":
+                        requests.post("https://mail.example")  # a precondition, not a record of this job
+
+                @shared_task(expires=60, queue="q")
+                def receipts_for(order_ids):
+                    for order_id in order_ids:
+                        try:
+                            Receipt.objects.get(order_id=order_id)
+                            continue
+                        except Receipt.DoesNotExist:
+                            Receipt.objects.create(order_id=order_id)
+
+                @shared_task(expires=60, queue="q")
+                def sync_receipts(rows):
+                    Receipt.objects.bulk_create(rows, update_conflicts=True, unique_fields=["order"], update_fields=["total"])
+                    Receipt.objects.bulk_create(rows, ignore_conflicts=True)
+
+                @shared_task(expires=60, queue="q")
+                def notify_unless_flag(order_id, quiet):
+                    if not quiet:
+                        requests.post("https://mail.example")  # the job's own argument
+            """,
+        }
+    )
+    findings = run_on(root, {"JC101"}).findings
+    assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["notify_paid", "notify_unless_flag"]
+
+
 def test_constant_arguments_rule_out_branches_in_helpers(project):
     root = project(
         {

@@ -513,6 +513,11 @@ class EffectAnalysis:
         state = tuple(self.v["guards"]["state_fields"])
         for name in frame.names:
             head, _, field = name.partition(".")
+            bound = locals_.get(head)
+            if frame.kind == "when" and not field and head not in parameters and isinstance(bound, Call):
+                looked_up = leaf(bound.func) or ""
+                if looked_up in leaves or looked_up.startswith(prefixes):
+                    return True  # `sent = Log.objects.filter(...).exists()` ... `if not sent: send()`
             if not field or not any(word in field.lower() for word in state):
                 continue
             if head in parameters:
@@ -714,7 +719,12 @@ class EffectAnalysis:
         if kind in ("manager", "queryset", "related") and method in django["writes"]:
             if method == "update" and any(self._is_increment(value) for _, value in call.kwargs):
                 return Effect("increment", f"{source}.update", "F() + n", location)
-            return Effect("db-write", f"{source}.{method}", django["writes"][method], location)
+            detail = django["writes"][method]
+            if method == "bulk_create" and any(
+                key in ("update_conflicts", "ignore_conflicts") and value == Const(True) for key, value in call.kwargs
+            ):
+                detail = "upsert"  # a row that exists already is updated or skipped, not duplicated
+            return Effect("db-write", f"{source}.{method}", detail, location)
         if kind == "row" and django["instance_writes"].get(method):
             detail = django["instance_writes"][method]
             if method == "save" and self._constructed(receiver_expr, where):
@@ -992,6 +1002,10 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
     for frame in effect.frames:
         if frame.kind == "guard" and analysis.reads_stored_state(frame):
             found.append(("dedupe check", f"if {frame.text}: exit"))
+        elif frame.kind == "when" and _tests_absence(frame.text) and analysis.reads_stored_state(frame):
+            found.append(("dedupe check", f"only if {frame.text}"))
+        elif frame.kind == "except" and any(leaf(t) in NOT_FOUND for t in frame.exprs):
+            found.append(("dedupe check", "only when a lookup found no record (`except ...DoesNotExist`)"))
         elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):
             found.append(("lock", "with lock"))
         elif frame.kind == "with" and any(
@@ -1004,6 +1018,17 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
     if any(analysis.claims_rows(scope) for scope in path):
         found.append(("claim", "rows selected by a field the job then updates"))
     return found
+
+
+# a handler for these runs only when the lookup in its `try` found no existing record
+NOT_FOUND = {"DoesNotExist", "ObjectDoesNotExist", "NoResultFound"}
+
+
+def _tests_absence(text: str) -> bool:
+    """`if not sent:`, `if existing is None:`, `if not X.objects.filter(...).exists():`: the arm runs
+    only when no record of the work is found (a positive test such as `if order.paid:` is a
+    precondition, not a dedupe check)."""
+    return text.startswith(("not ", "not(")) or text.endswith((" is None", "== None", " == 0", "== False"))
 
 
 def possibly_guarded(effect: Effect, analysis: EffectAnalysis) -> bool:

@@ -548,11 +548,16 @@ class _Walker:
         then = Frame(
             "branch", tuple(Const(t) for _, t in then_flags), tuple(n for n, _ in then_flags), "then", test, scope
         )
+        condition = self._guard(node)
+        self.frames.append(replace(condition, kind="when"))
         self._framed(then, [node.body])
+        self.frames.pop()
         if node.orelse is not None:
             arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
             names, exprs = ((single[0],), (Const(not single[1]),)) if single else ((), ())
+            self.frames.append(replace(condition, kind="when", text="not " + condition.text))
             self._framed(Frame("branch", exprs, names, "else", test, scope), [arm])
+            self.frames.pop()
 
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:

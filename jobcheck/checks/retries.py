@@ -66,7 +66,8 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
     ]
     if not effects:
         return
-    first = effects[0]
+    # the effect a retry costs most: a message, call or payment before a database row
+    first = next((e for e in effects if e.kind == "external"), effects[0])
     related = tuple(RelatedLocation(e.location, f"{e.api} has no guard") for e in effects[:5])
     setting = "max_retries=0" if task.framework in ("dramatiq", "celery") else "retries=0"
     point = None if points.anywhere else points.point_after(first)
@@ -74,6 +75,8 @@ def check_task(ctx, task: Task) -> Iterator[Finding]:
         count = why.split(", from ")[0]
         failure = f"a retry triggered at {point} comes after it and repeats it"
         why = f"{count}, from {task.option('retries').source.split(';')[0]}"
+    elif why.startswith("acks_late"):
+        failure = "a worker crash after it redelivers the job, which repeats it"
     else:
         failure = "a failure after it makes the retry repeat it"
     yield Finding(
