@@ -1004,7 +1004,7 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
             found.append(("dedupe check", f"if {frame.text}: exit"))
         elif frame.kind == "when" and _tests_absence(frame.text) and analysis.reads_stored_state(frame):
             found.append(("dedupe check", f"only if {frame.text}"))
-        elif frame.kind == "except" and any(leaf(t) in NOT_FOUND for t in frame.exprs):
+        elif frame.kind == "except" and _not_found_of_own_model(frame, effect):
             found.append(("dedupe check", "only when a lookup found no record (`except ...DoesNotExist`)"))
         elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):
             found.append(("lock", "with lock"))
@@ -1022,6 +1022,17 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
 
 # a handler for these runs only when the lookup in its `try` found no existing record
 NOT_FOUND = {"DoesNotExist", "ObjectDoesNotExist", "NoResultFound"}
+
+
+def _not_found_of_own_model(frame: Frame, effect: Effect) -> bool:
+    """`except Receipt.DoesNotExist: Receipt.objects.create(...)`: the record is written only when
+    looking it up found none (a lookup of another model is not a record of this work)."""
+    model = effect.api.split(".")[0]
+    for handled in frame.exprs:
+        split = split_method(handled)
+        if split is not None and split[1] in NOT_FOUND and leaf(split[0]) == model:
+            return True
+    return False
 
 
 def _tests_absence(text: str) -> bool:
