@@ -1,9 +1,11 @@
-"""A cache of per-file facts on disk: a file whose bytes did not change is not parsed again.
+"""A cache on disk: a file whose bytes did not change is not parsed again, and a run whose
+inputs did not change at all is not computed again.
 
-Entries are keyed by jobcheck's version and the code that extracts facts, the file's path and
-module name, and a hash of its bytes (facts depend on nothing else). Each entry is written atomically (a temporary file,
-then a rename), so concurrent runs never see half an entry; an entry that cannot be read
-is ignored and rebuilt. The folder holds a `.gitignore` of its own. Entries are pickles
+Facts entries are keyed by jobcheck's version and the code that extracts facts, the file's
+path and module name, and a hash of its bytes (facts depend on nothing else). Run entries
+are keyed by everything a run reads (see RunCache). Each entry is written atomically (a
+temporary file, then a rename), so concurrent runs never see half an entry; an entry that
+cannot be read is ignored and rebuilt. The folder holds a `.gitignore` of its own. Entries are pickles
 that jobcheck itself wrote: the folder is local and never shared.
 """
 
@@ -14,7 +16,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Iterable, Optional, Tuple
 
 from jobcheck import __version__
 from jobcheck.model import ModuleFacts
@@ -39,10 +41,44 @@ def _facts_code() -> str:
 FACTS_CODE = _facts_code()
 
 
-class FactsCache:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder / "facts"
+class _PickleStore:
+    """Pickles under one folder of the cache, written atomically; unreadable entries are misses."""
+
+    def __init__(self, folder: Path, kind: str) -> None:
+        self.root = folder
+        self.folder = folder / kind
         self.usable = True
+
+    def _load(self, name: str) -> object:
+        try:
+            with open(self.folder / name[:2] / name, "rb") as stream:
+                return pickle.load(stream)
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError, ValueError):
+            return None  # missing, or corrupt: computed again and rewritten
+
+    def _save(self, name: str, value: object) -> None:
+        if not self.usable:
+            return
+        directory = self.folder / name[:2]
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._ignore_in_git()
+            handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
+            with os.fdopen(handle, "wb") as stream:
+                pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, directory / name)
+        except OSError:
+            self.usable = False  # a read-only checkout: run without caching, silently
+
+    def _ignore_in_git(self) -> None:
+        marker = self.root / ".gitignore"
+        if not marker.exists():
+            marker.write_text("# created by jobcheck\n*\n", encoding="utf-8")
+
+
+class FactsCache(_PickleStore):
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, "facts")
         self.hits = 0
 
     def key(self, data: bytes, rel: str, module: str, is_package: bool) -> str:
@@ -53,31 +89,64 @@ class FactsCache:
         return digest.hexdigest()
 
     def get(self, key: str) -> Optional[ModuleFacts]:
-        try:
-            with open(self.folder / key[:2] / key, "rb") as stream:
-                facts = pickle.load(stream)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError, ValueError):
-            return None  # missing, or corrupt: parsed again and rewritten
+        facts = self._load(key)
         if not isinstance(facts, ModuleFacts):
             return None
         self.hits += 1
         return facts
 
     def put(self, key: str, facts: ModuleFacts) -> None:
-        if not self.usable:
-            return
-        directory = self.folder / key[:2]
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._ignore_in_git()
-            handle, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
-            with os.fdopen(handle, "wb") as stream:
-                pickle.dump(facts, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, directory / key)
-        except OSError:
-            self.usable = False  # a read-only checkout: run without caching, silently
+        self._save(key, facts)
 
-    def _ignore_in_git(self) -> None:
-        marker = self.folder.parent / ".gitignore"
-        if not marker.exists():
-            marker.write_text("# created by jobcheck\n*\n", encoding="utf-8")
+
+class RunCache(_PickleStore):
+    """The results of a whole run, reused when nothing it read has changed: every file's bytes,
+    the files workers and versions are read from, the configuration, the rules selected and
+    jobcheck's own code. One entry per kind of invocation (configuration, rules, files named),
+    replaced when the inputs change, so the folder does not grow with every edit."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder, "runs")
+
+    @staticmethod
+    def slot(*shape: str) -> str:
+        return hashlib.sha256("\0".join(shape).encode("utf-8", "surrogatepass")).hexdigest()
+
+    @staticmethod
+    def key(slot: str, files: Dict[str, bytes], extra: Iterable[Tuple[str, bytes]]) -> str:
+        digest = hashlib.blake2b(slot.encode() + _code_fingerprint().encode(), digest_size=32)
+        for rel in sorted(files):
+            digest.update(rel.encode("utf-8", "surrogatepass") + b"\0")
+            digest.update(hashlib.blake2b(files[rel], digest_size=16).digest())
+        for rel, data in extra:
+            digest.update(b"\1" + rel.encode("utf-8", "surrogatepass") + b"\0")
+            digest.update(hashlib.blake2b(data, digest_size=16).digest())
+        return digest.hexdigest()
+
+    def get(self, slot: str, key: str) -> Optional[object]:
+        entry = self._load(slot)
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
+            return entry[1]
+        return None
+
+    def put(self, slot: str, key: str, value: object) -> None:
+        self._save(slot, (key, value))
+
+
+_CODE: Dict[str, str] = {}
+
+
+def _code_fingerprint() -> str:
+    """A hash of jobcheck's code and rule data: results depend on all of it."""
+    if "all" not in _CODE:
+        from jobcheck.knowledge import data_dir
+
+        digest = hashlib.sha256(__version__.encode())
+        package = Path(__file__).resolve().parent
+        for path in sorted([*package.rglob("*.py"), *data_dir().rglob("*.yaml")]):
+            try:
+                digest.update(path.as_posix().encode() + path.read_bytes())
+            except OSError:
+                pass
+        _CODE["all"] = digest.hexdigest()
+    return _CODE["all"]

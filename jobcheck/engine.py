@@ -294,20 +294,85 @@ def run(
     """Check `paths`. Files named one by one (pre-commit) or read from stdin (editors, as
     `stdin` = (the file's path, its text)) are checked in their project's context: the
     whole project is read for tasks, helpers and settings, and only their findings are kept."""
+    from jobcheck.cache import FactsCache, RunCache
+
+    result = RunResult(root=config.root)
+    files, targets, errors = _files_to_read(paths, config, stdin)
+    result.notifications.extend(Notification(path, problem) for path, problem in errors)
+    overrides = {_relative(stdin[0], config): stdin[1]} if stdin is not None else {}
+    cache = FactsCache(cache_dir) if cache_dir is not None else None
+    sources = SourceSet(files, config.root, jobs, overrides, cache)
+    codes = set(codes)
+    runs = RunCache(cache_dir) if cache_dir is not None else None
+    slot = key = ""
+    if runs is not None:
+        slot = RunCache.slot(repr(config), ",".join(sorted(codes)), repr(None if targets is None else sorted(targets)))
+        key = RunCache.key(slot, sources.data, _other_inputs(config.root))
+        cached = runs.get(slot, key)
+        if isinstance(cached, CachedRun):
+            return cached.restore(result, sources)
+    _analyse(result, sources, config, catalog, codes, targets, files)
+    if runs is not None and not any(n.kind == "internal" for n in result.notifications):
+        runs.put(slot, key, CachedRun.of(result, errors))
+    return result
+
+
+@dataclass
+class CachedRun:
+    """What a run computed from its inputs (the project itself is not kept)."""
+
+    findings: List[Finding]
+    suppressed: List[Any]
+    notifications: List[Notification]  # those of the analysis, not of discovery
+    files_checked: int
+
+    @classmethod
+    def of(cls, result: RunResult, discovery_errors: List[Tuple[str, str]]) -> "CachedRun":
+        found_again = set(discovery_errors)  # each run reports these itself
+        analysed = [n for n in result.notifications if (n.path, n.message) not in found_again]
+        return cls(result.findings, result.suppressed, analysed, result.files_checked)
+
+    def restore(self, result: RunResult, sources: "SourceSet") -> RunResult:
+        from jobcheck.frameworks import Project
+
+        result.findings = list(self.findings)
+        result.suppressed = list(self.suppressed)
+        result.notifications.extend(self.notifications)
+        result.notifications.sort(key=lambda n: (n.path, n.message))
+        result.files_checked = self.files_checked
+        result.project = Project(index=None)
+        result.project.texts = sources.data  # reports quote source lines from it
+        return result
+
+
+def _other_inputs(root: Path) -> List[Tuple[str, bytes]]:
+    """The files besides Python sources a run reads: worker declarations, dependency versions."""
+    from jobcheck import versions, workers
+
+    found = []
+    for path in sorted(set(workers.input_files(root)) | set(versions.input_files(root))):
+        try:
+            found.append((path.as_posix(), path.read_bytes()))
+        except OSError:
+            found.append((path.as_posix(), b"\0missing"))
+    return found
+
+
+def _analyse(
+    result: RunResult,
+    sources: "SourceSet",
+    config: Config,
+    catalog: Catalog,
+    codes: Set[str],
+    targets: Optional[Set[str]],
+    files: List[Any],
+) -> None:
     from jobcheck.checks import run_checks
     from jobcheck.frameworks import Project, build_project
 
     from jobcheck.analysis.index import ProjectIndex
 
-    result = RunResult(root=config.root)
-    files, targets, errors = _files_to_read(paths, config, stdin)
-    result.notifications.extend(Notification(path, problem) for path, problem in errors)
     knowledge = load_knowledge(config.task_decorators, config.enqueue_functions)
-    overrides = {_relative(stdin[0], config): stdin[1]} if stdin is not None else {}
-    from jobcheck.cache import FactsCache
-
-    cache = FactsCache(cache_dir) if cache_dir is not None else None
-    sources = SourceSet(files, config.root, jobs, overrides, cache)
     try:
         selected = sources.select(knowledge, config)
     finally:
@@ -330,7 +395,6 @@ def run(
     result.modules = modules
     result.files_checked = len(files) if targets is None else len(targets)
     result.notifications.extend(sources.notifications)
-    codes = set(codes)
     findings, failures = run_checks(project, modules, config, catalog, codes)
     findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]
     _fingerprint(findings, sources.data)
@@ -343,4 +407,3 @@ def run(
     result.findings = sorted(findings, key=Finding.sort_key)
     result.notifications.extend(Notification(path, message, "internal") for path, message in failures)
     result.notifications.sort(key=lambda n: (n.path, n.message))
-    return result

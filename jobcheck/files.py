@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, List, Optional, Set, Tuple
@@ -46,27 +47,35 @@ class Discovery:
 
 
 class _Matcher:
+    """Glob patterns (ruff's rules: a pattern without `/` matches a file or folder name, one with
+    `/` the path or a folder above it), compiled once into two regular expressions."""
+
     def __init__(self, config: Config) -> None:
-        self.include = config.include or DEFAULT_INCLUDE
-        self.exclude = (*(config.exclude or DEFAULT_EXCLUDE), *config.extend_exclude)
+        self._include = self._compile(config.include or DEFAULT_INCLUDE)
+        self._exclude = self._compile((*(config.exclude or DEFAULT_EXCLUDE), *config.extend_exclude))
 
     @staticmethod
-    def _match(rel: str, patterns: Iterable[str]) -> bool:
-        name = rel.rsplit("/", 1)[-1]
-        for pattern in patterns:
-            pattern = pattern.rstrip("/")
-            if "/" in pattern:
-                if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel, pattern + "/*"):
-                    return True
-            elif fnmatch.fnmatchcase(name, pattern):
-                return True
-        return False
+    def _compile(patterns: Iterable[str]) -> Tuple[Optional["re.Pattern[str]"], Optional["re.Pattern[str]"]]:
+        stripped = [p.rstrip("/") for p in patterns]
+        names = [fnmatch.translate(p) for p in stripped if "/" not in p]
+        paths = [fnmatch.translate(q) for p in stripped if "/" in p for q in (p, p + "/*")]
+        return (
+            re.compile("|".join(f"(?:{n})" for n in names)) if names else None,
+            re.compile("|".join(f"(?:{n})" for n in paths)) if paths else None,
+        )
+
+    @staticmethod
+    def _match(rel: str, compiled) -> bool:
+        names, paths = compiled
+        if names is not None and names.match(rel.rsplit("/", 1)[-1]):
+            return True
+        return paths is not None and paths.match(rel) is not None
 
     def excluded(self, rel: str) -> bool:
-        return self._match(rel, self.exclude)
+        return self._match(rel, self._exclude)
 
     def included(self, rel: str) -> bool:
-        return self._match(rel, self.include)
+        return self._match(rel, self._include)
 
     def excluded_file(self, rel: str) -> bool:
         """A file named on the command line: excluded itself or through a directory above it
@@ -86,6 +95,8 @@ class _GitIgnores:
         self.root = root
         self.enabled = enabled
         self.specs: Dict[str, Optional[pathspec.PathSpec]] = {}
+        self.above: Dict[str, List[Tuple[str, pathspec.PathSpec]]] = {}
+        self.candidates: Dict[str, Optional["re.Pattern[str]"]] = {}
 
     def _spec(self, directory_rel: str) -> Optional[pathspec.PathSpec]:
         if directory_rel not in self.specs:
@@ -97,21 +108,51 @@ class _GitIgnores:
             except OSError:
                 pass
             self.specs[directory_rel] = spec
+            self.candidates[directory_rel] = _any_ignoring(spec) if spec is not None else None
         return self.specs[directory_rel]
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         if not self.enabled:
             return False
-        parts = rel.split("/")
-        for depth in range(len(parts)):
-            directory = "/".join(parts[:depth])
-            spec = self._spec(directory)
-            if spec is None:
-                continue
-            below = "/".join(parts[depth:]) + ("/" if is_dir else "")
+        parent, _, _ = rel.rpartition("/")
+        for directory, spec in self._specs_above(parent):
+            below = rel[len(directory) + 1 :] if directory else rel
+            below += "/" if is_dir else ""
+            candidates = self.candidates.get(directory)
+            if candidates is not None and not candidates.search(below):
+                continue  # no ignoring pattern matches: the spec cannot ignore it (the common case)
             if spec.match_file(below):
                 return True
         return False
+
+    def _specs_above(self, directory_rel: str) -> List[Tuple[str, pathspec.PathSpec]]:
+        """The .gitignore files that apply inside a directory (its own and its parents'), once per directory."""
+        if directory_rel not in self.above:
+            parts = directory_rel.split("/") if directory_rel else []
+            found = []
+            for depth in range(len(parts) + 1):
+                directory = "/".join(parts[:depth])
+                spec = self._spec(directory)
+                if spec is not None:
+                    found.append((directory, spec))
+            self.above[directory_rel] = found
+        return self.above[directory_rel]
+
+
+def _any_ignoring(spec: pathspec.PathSpec) -> Optional["re.Pattern[str]"]:
+    """One expression matching whatever any ignoring (not negated) pattern of the spec matches:
+    a path it does not match is not ignored, whatever the order of the patterns."""
+    parts = []
+    for pattern in spec.patterns:
+        regex = getattr(pattern, "regex", None)
+        if pattern.include is True and regex is not None:
+            parts.append(re.sub(r"\(\?P<\w+>", "(?:", regex.pattern))
+        elif pattern.include is True:
+            return None  # a pattern without an expression: always ask the spec
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in parts)) if parts else re.compile(r"(?!)")
+    except re.error:
+        return None
 
 
 def _is_virtualenv(path: Path) -> bool:
@@ -132,8 +173,8 @@ def discover(paths: List[Path], config: Config) -> Discovery:
         except ValueError:
             return None
 
-    def add(path: Path, rel: str) -> None:
-        real = path.resolve()
+    def add(path: Path, rel: str, real: Optional[Path] = None) -> None:
+        real = real or path.resolve()
         if real in seen:
             return
         if relative(real) is None:
@@ -142,7 +183,7 @@ def discover(paths: List[Path], config: Config) -> Discovery:
         seen.add(real)
         files.append(SourceFile(path=path, rel=rel))
 
-    def walk(directory: Path, rel: str, visited: Set[Path]) -> None:
+    def walk(directory: Path, rel: str, visited: Set[Path], real_directory: Path) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as error:
@@ -161,15 +202,17 @@ def discover(paths: List[Path], config: Config) -> Discovery:
                     continue
                 if gitignores.ignored(child_rel, is_dir=True) or _is_virtualenv(child):
                     continue
-                real = child.resolve()
-                if entry.is_symlink() and (relative(real) is None or real in visited):
+                linked = entry.is_symlink()
+                real = child.resolve() if linked else real_directory / entry.name
+                if linked and (relative(real) is None or real in visited):
                     continue
                 if real in visited:
                     continue
-                walk(child, child_rel, visited | {real})
+                walk(child, child_rel, visited | {real}, real)
             elif is_file and matcher.included(child_rel) and not matcher.excluded(child_rel):
                 if not gitignores.ignored(child_rel, is_dir=False):
-                    add(child, child_rel)
+                    # only a link needs resolving: the folder it is in is already a real path
+                    add(child, child_rel, None if entry.is_symlink() else real_directory / entry.name)
 
     for given in paths:
         if not given.exists():
@@ -181,7 +224,7 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             errors.append((str(given), "outside the project root " + str(root)))
             continue
         if absolute.is_dir():
-            walk(absolute, "" if rel == "." else rel, {absolute})
+            walk(absolute, "" if rel == "." else rel, {absolute}, absolute)
         elif not matcher.excluded_file(rel):
             add(absolute, rel)
     files.sort(key=lambda f: f.rel)

@@ -11,9 +11,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 Version = Tuple[int, ...]
+
+
+LOCKS = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
+SPECS = ("Pipfile", "pyproject.toml", "setup.py", "setup.cfg")
+
+
+def input_files(root: Path) -> List[Path]:
+    """Every file versions are read from (a cached run is valid only while they are unchanged)."""
+    found = [root / name for name in (*LOCKS, *SPECS)]
+    found += sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    return found
 
 
 def declared_versions(root: Path, packages: Iterable[str]) -> Dict[str, Version]:
@@ -38,12 +49,12 @@ def _read(path: Path) -> str:
 
 
 def _from_locks(root: Path, package: str) -> Optional[Version]:
-    for name in ("uv.lock", "poetry.lock", "pdm.lock"):
+    for name in LOCKS[:3]:
         text = _read(root / name)
         match = re.search(rf'name = "{re.escape(package)}"\s*\nversion = "([^"]+)"', text)
         if match:
             return parse(match.group(1))
-    text = _read(root / "Pipfile.lock")
+    text = _read(root / LOCKS[3])
     if text:
         try:
             data = json.loads(text)
@@ -59,7 +70,7 @@ def _from_locks(root: Path, package: str) -> Optional[Version]:
 def _from_specs(root: Path, package: str) -> Optional[Version]:
     texts = [_read(path) for path in sorted(root.glob("requirements*.txt"))]
     texts += [_read(path) for path in sorted(root.glob("requirements/*.txt"))]
-    texts += [_read(root / "Pipfile"), _read(root / "pyproject.toml"), _read(root / "setup.py"), _read(root / "setup.cfg")]
+    texts += [_read(root / name) for name in SPECS]
     spec = re.compile(rf"(?<![\w-]){re.escape(package)}\s*(?:\[[^\]]*\])?\s*\"?\s*(?:=\s*\")?\s*(==|<=|<|~=)\s*([\d.]+)", re.I)
     for text in texts:
         match = spec.search(text)

@@ -76,8 +76,13 @@ def find_workers(root: Path, configured: tuple) -> Workers:
 # ------------------------------------------------------------------ files
 
 
+def input_files(root: Path) -> List[Path]:
+    """Every file worker commands are read from (a cached run is valid only while they are unchanged)."""
+    return sorted(set(_candidates(root)))
+
+
 def _commands(root: Path) -> Iterator[tuple]:
-    for path in sorted(set(_candidates(root))):
+    for path in input_files(root):
         try:
             if path.stat().st_size > MAX_SCRIPT_BYTES:
                 continue

@@ -68,3 +68,40 @@ def test_a_corrupt_cache_entry_is_rebuilt(tmp_path):
         entry.write_bytes(b"\x80not a pickle")
     assert check(root, "--cache-dir", "cache") == fresh
     assert check(root, "--cache-dir", "cache") == fresh
+    runs = [p for p in (root / "cache" / "runs").rglob("*") if p.is_file()]
+    assert len(runs) == 1  # one entry per kind of invocation
+    runs[0].write_bytes(b"\x80not a pickle")
+    assert check(root, "--cache-dir", "cache") == fresh
+
+
+def test_a_warm_run_with_no_change_computes_nothing(tmp_path):
+    """A full hit reads the files and answers from the run cache: libcst is not even imported."""
+    root = write_project(tmp_path, PROJECT)
+    fresh = check(root)
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['jobcheck', 'check', '--output-format', 'concise', '--exit-zero', '.']\n"
+        "try:\n    runpy.run_module('jobcheck', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('libcst' in sys.modules, file=sys.stderr)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
+    assert completed.stdout == fresh
+    assert completed.stderr.strip() == "False"
+
+
+def test_run_cache_sees_every_input(tmp_path):
+    """Findings change when a worker declaration, the configuration or the selected rules change."""
+    project = dict(PROJECT)
+    project["shop/tasks.py"] = PROJECT["shop/tasks.py"].replace('queue="q"', 'queue="mail"')
+    root = write_project(tmp_path, project)
+    (root / "Procfile").write_text("worker: celery -A shop worker -Q mail\n")
+    assert "JC403" not in check(root)
+    (root / "Procfile").write_text("worker: celery -A shop worker -Q default\n")
+    assert "Queue `mail` has no worker" in check(root)
+    assert "JC803" not in check(root)
+    (root / "shop" / "tasks.py").write_text((root / "shop" / "tasks.py").read_text().replace(", time_limit=60", ""))
+    assert "JC803" in check(root)
+    assert check(root, "--select", "JC803").count("JC803") == 2
+    (root / "pyproject.toml").write_text('[tool.jobcheck]\nignore = ["JC602", "JC803"]\n')
+    assert "JC803" not in check(root)

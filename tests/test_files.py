@@ -51,6 +51,13 @@ def test_respects_gitignore_at_every_level(tmp_path):
     ]
 
 
+def test_gitignore_negations_and_anchors(tmp_path):
+    touch(tmp_path, "gen/a_pb2.py", "gen/keep.py", "src/gen/b.py", "src/c.py", "top.py", "sub/top.py")
+    (tmp_path / ".gitignore").write_text("# generated\ngen/*\n!gen/keep.py\n/top.py\n")
+    (tmp_path / "src" / ".gitignore").write_text("*.py\n!c.py\n")
+    assert found(tmp_path)[0] == ["gen/keep.py", "src/c.py", "sub/top.py"]
+
+
 def test_exclude_and_extend_exclude(tmp_path):
     touch(tmp_path, "a/x.py", "scripts/run.py", "tests/t.py")
     config = Config(root=tmp_path, exclude=("scripts",))
