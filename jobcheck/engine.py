@@ -259,10 +259,12 @@ def _suppress(findings: List[Finding], data: Dict[str, bytes], project: Any, ran
     """Leave out what suppression comments silence; report unused ones as JC002 when it ran."""
     from jobcheck import suppressions
 
+    with_findings = {f.location.path for f in findings}
     directives_of = {
         rel: suppressions.read_directives(raw.decode("utf-8", errors="replace"))
         for rel, raw in data.items()
-        if b"noqa" in raw or b"jobcheck:" in raw
+        if (rel in with_findings and (b"noqa" in raw or b"jobcheck:" in raw))
+        or ("JC002" in ran and suppressions.may_hold_ours(raw))
     }
     directives_of = {rel: found for rel, found in directives_of.items() if found}
     task_lines = {task.qualname: task.location for task in getattr(project, "tasks", ())}

@@ -92,6 +92,10 @@ class ProjectIndex:
         self._classes: Dict[Tuple[str, str], ClassFact] = {}
         self._assigns: Dict[Tuple[str, str], AssignFact] = {}
         self._imports: Dict[str, Dict[str, str]] = {}
+        self._resolved: Dict[str, Target] = {}
+        # Memos of name resolution. Loading a module on demand never changes an answer: every
+        # project module is known from the start and lookups load what they need.
+        self._module_of: Dict[str, Tuple[Optional[str], List[str]]] = {}
         for facts in sorted(modules, key=lambda m: m.path):
             self.add(facts)
         self._scanned = list(self.modules.values())
@@ -99,6 +103,7 @@ class ProjectIndex:
     def add(self, facts: ModuleFacts) -> None:
         name = facts.module
         self.known.add(name)
+
         if facts.error is not None or name in self.modules:
             return
         self.modules[name] = facts
@@ -151,6 +156,12 @@ class ProjectIndex:
 
     def module_of(self, qname: str) -> Tuple[Optional[str], List[str]]:
         """The longest project module prefix of `qname`, and the remaining parts."""
+        found = self._module_of.get(qname)
+        if found is None:
+            found = self._module_of[qname] = self._find_module_of(qname)
+        return found[0], list(found[1])
+
+    def _find_module_of(self, qname: str) -> Tuple[Optional[str], List[str]]:
         parts = qname.split(".")
         for cut in range(len(parts), 0, -1):
             candidate = ".".join(parts[:cut])
@@ -160,6 +171,14 @@ class ProjectIndex:
 
     def resolve(self, qname: str, depth: int = 0) -> Target:
         """Follow a qualified name through project modules to what it names."""
+        if depth:
+            return self._resolve(qname, depth)
+        found = self._resolved.get(qname)
+        if found is None:
+            found = self._resolved[qname] = self._resolve(qname, 0)
+        return found
+
+    def _resolve(self, qname: str, depth: int) -> Target:
         if depth > MAX_RESOLVE_DEPTH:
             return Target("external", self.knowledge.canonical(qname))
         module_name, rest = self.module_of(qname)
