@@ -155,6 +155,7 @@ class FunctionFact:
     parent: Optional[str] = None  # enclosing function's qualname
     is_async: bool = False
     locals: Tuple[Tuple[str, Expr], ...] = ()  # first binding of each local name
+    rebound: Tuple[str, ...] = ()  # local names assigned more than once (their value depends on the path)
     returns: Tuple[Expr, ...] = ()
     return_annotation: Optional[Expr] = None
     # `target op= value` statements: (target as dotted text, operator, value, span, context)

@@ -854,3 +854,46 @@ def test_settings_module_named_for_deployment_falls_back_to_its_closest_variant(
     task = task_named(root, "sync")
     assert task.option("acks_late").value is True
     assert task.option("queue").value == "eng"
+
+
+def test_a_base_class_from_another_package_may_set_limits(project):
+    root = project(
+        {
+            "ow/__init__.py": "",
+            "ow/tasks.py": """
+                import abc
+
+                from celery import Task, shared_task
+                from openwisp_utils.tasks import OpenwispCeleryTask
+
+
+                class ApiTask(OpenwispCeleryTask):
+                    pass
+
+
+                class Plain(Task, abc.ABC):
+                    pass
+
+
+                @shared_task(base=OpenwispCeleryTask)
+                def direct():
+                    pass
+
+
+                @shared_task(base=ApiTask)
+                def through_project_class():
+                    pass
+
+
+                @shared_task(base=Plain)
+                def plain():
+                    pass
+            """,
+        }
+    )
+    for name in ("direct", "through_project_class"):
+        limit = task_named(root, name).option("time_limit")
+        assert isinstance(limit.value, Unknown) and "openwisp_utils.tasks.OpenwispCeleryTask" in limit.source
+    assert task_named(root, "plain").option("time_limit").value is None
+    found = run_on(root, {"JC803"}).findings
+    assert [f.task.rsplit(".", 1)[-1] for f in found] == ["plain"]

@@ -206,6 +206,7 @@ class _Scope:
         self.kind = kind  # "function" or "class"
         self.local_names = local_names
         self.locals: Dict[str, Expr] = {}
+        self.rebound: Set[str] = set()
         self.returns: List[Expr] = []
         self.raises: List[Tuple[Expr, Any, Tuple[Frame, ...]]] = []
         self.handlers: List[Tuple[Tuple[Expr, ...], Any]] = []
@@ -718,6 +719,7 @@ class _Walker:
             replace(
                 fact,
                 locals=tuple(scope.locals.items()),
+                rebound=tuple(sorted(scope.rebound)),
                 returns=tuple(scope.returns),
                 augmented=tuple(self._augmented.pop(scope.qualname, ())),
                 raises=tuple(scope.raises),
@@ -819,6 +821,8 @@ class _Walker:
                 self._class_stack[-1][1]["attrs"].append((target.value, self.expr(value), self.span(target)))
         elif isinstance(target, cst.Name) and target.value not in scope.locals:
             scope.locals[target.value] = self.expr(value)
+        elif isinstance(target, cst.Name):
+            scope.rebound.add(target.value)
         elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value != "self":
             # `order.tags = order.tags + [tag]`: a field of a local value set from the code
             record = (f"{target.value.value}.{target.attr.value}", self.expr(value), self.span(node), tuple(self.frames))

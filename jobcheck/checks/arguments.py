@@ -80,11 +80,15 @@ def job_arguments(api: str, fact: CallFact) -> List[Expr]:
 
 
 def _maybe_unbound(argument: Expr, fact: CallFact, where: Where) -> bool:
-    """A parameter rebound in the body, used in an `except`: the rebinding may be what failed,
-    so the name may still hold what the caller passed (`alert = Alert.create(**alert)`)."""
+    """A name whose value at the enqueue depends on the path: assigned more than once
+    (`current = issue` in one branch, `current = json.dumps(...)` later), or a parameter
+    rebound in the body and used in an `except`, where the rebinding may be what failed
+    (`alert = Alert.create(**alert)`)."""
     if not isinstance(argument, Name) or argument.kind != "local" or where.function is None:
         return False
     head = argument.qname.split(".")[0]
+    if head in where.function.rebound:
+        return True
     rebound = head in dict(where.function.locals) and any(p.name == head for p in where.function.params)
     return rebound and any(frame.kind == "except" for frame in fact.context)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -462,6 +463,23 @@ def _retry_in_helper(discovery: Discovery, call: Call, where: Where, bound: str)
     return None
 
 
+BASE_CLASS_OPTIONS = ("time_limit", "soft_time_limit", "acks_late", "expires")
+STDLIB = getattr(sys, "stdlib_module_names", frozenset({"abc", "typing", "builtins", "collections", "contextlib"}))
+
+
+def _foreign_base(discovery: Discovery, target: Target) -> Optional[str]:
+    """The first base class, the task base or one of its ancestors, defined in another package
+    than Celery's (and so not readable here)."""
+    bases = [target]
+    if target.kind == "class" and target.cls is not None and target.module is not None:
+        bases += discovery.index.class_ancestors(target.cls, target.module)
+    for base in bases:
+        package = base.canonical.split(".")[0]
+        if base.kind == "external" and package != "celery" and package not in STDLIB:
+            return base.canonical  # (a mixin from the standard library, `abc.ABC`, sets no task option)
+    return None
+
+
 def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]) -> Dict[str, OptionValue]:
     knowledge = discovery.knowledge
     option_map: Dict[str, str] = knowledge.spec("celery")["option_map"]
@@ -481,6 +499,12 @@ def effective_options(discovery: Discovery, task: TaskDef, apps: List[CeleryApp]
     if base is not None and isinstance(base.value, Name):
         target = discovery.index.denote(base.value, where)
         explicit.update(class_options(discovery, target))
+        foreign = _foreign_base(discovery, target)
+        if foreign is not None:
+            # a base class from another package (`openwisp_utils.tasks.OpenwispCeleryTask`) may set
+            # these; its code is not in the project, so they are unknown rather than unset
+            for key in BASE_CLASS_OPTIONS:
+                explicit.setdefault(key, OptionValue(UNKNOWN, f"maybe set by base class {foreign}", base.location))
     if task.cls is not None:
         explicit.update(class_options(discovery, Target("class", task.qualname, module=task.module, cls=task.cls)))
     explicit.update(decorator_options)
