@@ -897,3 +897,29 @@ def test_a_base_class_from_another_package_may_set_limits(project):
     assert task_named(root, "plain").option("time_limit").value is None
     found = run_on(root, {"JC803"}).findings
     assert [f.task.rsplit(".", 1)[-1] for f in found] == ["plain"]
+
+
+def test_django_split_settings_includes_are_read(project):
+    """DefectDojo: `include("settings.dist.py", optional("local_settings.py"))`, a limit set in an `if`."""
+    root = project(
+        {
+            "dd/__init__.py": "",
+            "dd/settings/__init__.py": "",
+            "dd/settings/settings.py": 'from split_settings.tools import include, optional\n\ninclude("settings.dist.py", optional("local_settings.py"))\n',
+            "dd/settings/settings.dist.py": "import environ\nenv = environ.Env()\nCELERY_TASK_ACKS_LATE = True\nif env('LIMIT') > 0:\n    CELERY_TASK_TIME_LIMIT = env('LIMIT')\n",
+            "dd/celery.py": """
+                import os
+
+                from celery import Celery
+
+                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dd.settings.settings")
+                app = Celery("dd")
+                app.config_from_object("django.conf:settings", namespace="CELERY")
+            """,
+            "dd/tasks.py": "from dd.celery import app\n\n@app.task\ndef sync():\n    pass\n",
+        }
+    )
+    task = task_named(root, "sync")
+    assert task.option("acks_late").value is True
+    assert "CELERY_TASK_TIME_LIMIT" in task.option("time_limit").source
+    assert run_on(root, {"JC803"}).findings == []

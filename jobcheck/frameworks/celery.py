@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from jobcheck.analysis.index import Target, Where
 from jobcheck.frameworks.discover import UNKNOWN, Discovery, TaskDef
-from jobcheck.model import AssignFact, Call, Collection, Const, FunctionFact, Location, ModuleFacts, Name, OptionValue
+from jobcheck.model import AssignFact, Call, Collection, Const, FunctionFact, Location, ModuleFacts, Name, OptionValue, leaf
 
 SETTINGS = (
     "task_acks_late",
@@ -157,10 +157,14 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     candidates = [(prefix + key.upper() if prefix else key, key) for key in SETTINGS]
     candidates += list(app.old_names.items())
     settings_class = _settings_class(discovery, settings_module)
+    parts = [settings_module, *_split_settings(discovery, settings_module)]
     for written_key, key in candidates:
         if settings_class is not None and _read_class_setting(app, discovery, settings_class, written_key, key):
             continue
-        target = index.resolve(f"{settings_module}.{written_key}")
+        for part in parts:
+            target = index.resolve(f"{part}.{written_key}")
+            if target.kind != "external":
+                break
         if target.kind == "value" and target.expr is not None and not target.attrs and target.module is not None:
             assign = _assignment(target.module, written_key)
             location = Location(target.module.path, assign.span) if assign else app.location
@@ -172,6 +176,27 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
                 app.settings[key] = OptionValue(
                     UNKNOWN, f"setting {written_key}", Location(target.module.path, assign.span)
                 )
+
+
+def _split_settings(discovery: Discovery, settings_module: str) -> List[str]:
+    """The files a settings module includes with django-split-settings (`include("base.py",
+    optional("local.py"))`), as module names beside it, later files first (they override)."""
+    module = discovery.index.module(settings_module)
+    if module is None:
+        return []
+    package = settings_module.rpartition(".")[0] if not module.is_package else settings_module
+    found: List[str] = []
+    for fact in module.calls:
+        target = discovery.index.denote(fact.call.func, Where(module))
+        if not target.canonical.startswith("split_settings") or leaf(fact.call.func) != "include":
+            continue
+        for argument in fact.call.args:
+            if isinstance(argument, Call) and argument.args:  # optional("local.py")
+                argument = argument.args[0]
+            if isinstance(argument, Const) and isinstance(argument.value, str) and argument.value.endswith(".py"):
+                name = argument.value[:-3].replace("/", ".")
+                found.append(f"{package}.{name}" if package else name)
+    return list(reversed(found))
 
 
 def _settings_class(discovery: Discovery, settings_module: str) -> Optional[Target]:
