@@ -488,6 +488,8 @@ def test_round8_policy_review(project):
             """,
             "k/tasks.py": """
                 from celery import shared_task
+                from django.db.models.signals import post_delete
+                from django.dispatch import receiver
 
                 from k.models import Alert
 
@@ -511,6 +513,12 @@ def test_round8_policy_review(project):
                     for pk in Alert.objects.values_list("pk", flat=True):
                         process.delay(pk)
 
+                @receiver(post_delete, sender=Alert)
+                def forget(sender, instance, **kwargs):
+                    process.delay(instance.pk)
+                    alert = Alert.objects.get(pk=instance.pk)
+                    process.delay(alert)
+
                 def relabel(alert_id, as_text):
                     current = Alert.objects.get(pk=alert_id)
                     if as_text:
@@ -529,8 +537,10 @@ def test_round8_policy_review(project):
     )
     found = {(f.code, f.location.line) for f in run_on(root, {"JC304", "JC603", "JC902"}).findings}
     # the decorator kept in a name makes `process` a task that retries on Exception
-    assert ("JC304", 5) in found
-    assert not any(code == "JC304" and line > 5 for code, line in found)  # max_retries=0 retries nothing
+    assert ("JC304", 7) in found
+    assert not any(code == "JC304" and line > 7 for code, line in found)  # max_retries=0 retries nothing
     assert not any(code == "JC603" for code, _ in found)  # deliver handles its own last attempt
     # pks from values_list are not rows; in the except, `alert` may still be the dict passed in
-    assert [line for code, line in found if code == "JC902"] == [37]
+    assert sorted(line for code, line in found if code == "JC902") == [31, 45]
+    on_delete = next(f for f in run_on(root, {"JC902"}).findings if f.location.line == 31)
+    assert "The row is being deleted: pass the values the job needs" in on_delete.message

@@ -40,13 +40,22 @@ def check_project(ctx) -> Iterator[Finding]:
             if what is None:
                 continue
             job = job_label(site.task, "A job")
+            fix = "Pass its primary key and load it in the task."
+            if _on_delete(where):
+                fix = "The row is being deleted: pass the values the job needs (its primary key, a file path) instead."
             yield Finding(
                 "JC902",
                 f"{job} is sent {what}: it is pickled or serialised as it is now, goes stale while the job "
-                "waits, and may not serialise at all. Pass its primary key and load it in the task.",
+                f"waits, and may not serialise at all. {fix}",
                 site.location,
             )
             break
+
+
+def _on_delete(where: Where) -> bool:
+    """A `pre_delete`/`post_delete` signal receiver: there is no row left to load in the job."""
+    texts = where.function.decorator_texts if where.function is not None else ()
+    return any("post_delete" in text or "pre_delete" in text for text in texts)
 
 
 def enqueue_calls(ctx) -> Dict[Tuple[str, tuple], Tuple[ModuleFacts, CallFact]]:
