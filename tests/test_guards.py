@@ -544,3 +544,28 @@ def test_round8_policy_review(project):
     assert sorted(line for code, line in found if code == "JC902") == [31, 45]
     on_delete = next(f for f in run_on(root, {"JC902"}).findings if f.location.line == 31)
     assert "The row is being deleted: pass the values the job needs" in on_delete.message
+
+
+def test_sleeps_the_deployment_configures_are_not_jc903(project):
+    root = project(
+        {
+            "s/__init__.py": "",
+            "s/tasks.py": """
+                import os
+                import time
+
+                from celery import shared_task
+                from django.conf import settings
+
+                @shared_task(queue="q", time_limit=60)
+                def batch(ids):
+                    if (delay := settings.TEST_DELAY) > 0:
+                        time.sleep(delay)
+                    time.sleep(settings.PAUSE)
+                    time.sleep(float(os.environ["PAUSE"]))
+                    pause = 30
+                    time.sleep(pause * 2)
+            """,
+        }
+    )
+    assert [f.location.line for f in run_on(root, {"JC903"}).findings] == [14]

@@ -684,6 +684,22 @@ class EffectAnalysis:
         path = text.split("?", 1)[0].lower()
         return any(word in path for word in http.get("read_only_paths", ()))
 
+    def _configured(self, value: Optional[Expr], where: Where) -> bool:
+        """A value read from the deployment's configuration: `settings.X`, `os.environ[...]`, `env(...)`."""
+        if isinstance(value, Name) and value.kind == "local" and where.function is not None:
+            value = dict(where.function.locals).get(value.qname.split(".")[0], value)
+        if isinstance(value, Call) and leaf(value.func) in ("float", "int", "Decimal") and value.args:
+            value = value.args[0]  # `float(os.environ["PAUSE"])`
+        if isinstance(value, Call) and leaf(value.func) in ("env", "getenv", "getattr", "get") and value.args:
+            value = value.func if leaf(value.func) != "getattr" else value.args[0]
+        if isinstance(value, Subscript):
+            value = value.base  # `os.environ["DELAY"]`
+        if isinstance(value, (Name, Attr)):
+            root = _chain_root(value)
+            text = root.qname if isinstance(root, Name) else ""
+            return text.startswith(("django.conf.settings", "settings", "os.environ", "config", "conf"))
+        return False
+
     def _classify(self, fact: CallFact, where: Where, location: Location) -> Optional[Effect]:
         call = fact.call
         site = self._enqueues.get((location.path, location.span))
@@ -706,7 +722,7 @@ class EffectAnalysis:
             if declared:  # a project function the user declared an effect
                 return Effect("external", target.canonical, declared, location, keyed=self._keyed(call))
             return None  # a project function: followed by the summary, not matched by name
-        return self._by_name(target.canonical, call, location)
+        return self._by_name(target.canonical, call, location, where)
 
     def _on_receiver(
         self, receiver: Tuple[str, str], method: str, call: Call, where: Where, location: Location, receiver_expr: Expr
@@ -774,7 +790,7 @@ class EffectAnalysis:
             return Effect("external", canonical, kind, location, keyed=self._keyed(call))
         return None
 
-    def _by_name(self, canonical: str, call: Call, location: Location) -> Optional[Effect]:
+    def _by_name(self, canonical: str, call: Call, location: Location, where: Where) -> Optional[Effect]:
         http = self.v["http"]
         module, _, leaf = canonical.rpartition(".")
         if module in http["modules"]:
@@ -801,6 +817,8 @@ class EffectAnalysis:
             known = isinstance(duration, (int, float)) and not isinstance(duration, bool)
             if isinstance(seconds, Call) and isinstance(seconds.func, Name) and seconds.func.qname.startswith("random."):
                 return Effect("sleep", canonical, "jitter", location)  # `sleep(random.uniform(...))`
+            if not known and self._configured(seconds, where):
+                return Effect("sleep", canonical, "configured", location)  # `sleep(settings.DELAY)`: 0 unless set
             return Effect("sleep", canonical, repr(duration) if known else "", location)
         if canonical in self.v["locks"]["calls"]:
             return Effect("lock", canonical, "lock", location)

@@ -803,6 +803,10 @@ class _Walker:
         if node.value is not None:
             self._assign(node.target, node.value, node)
 
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if self.scopes and self.scopes[-1].kind == "function":  # `if (delay := settings.DELAY) > 0:`
+            self._assign(node.target, node.value, node)
+
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, node: cst.CSTNode) -> None:
         if not self.scopes:
             parts = _dotted_parts(target)
@@ -848,6 +852,7 @@ _HANDLERS = {
     cst.Assign: _Walker._walk_then_children,
     cst.AnnAssign: _Walker._walk_then_children,
     cst.AugAssign: _Walker._walk_then_children,
+    cst.NamedExpr: _Walker._walk_then_children,
     cst.Return: _Walker._walk_then_children,
     cst.Dict: _Walker._walk_dict,
     cst.Raise: _Walker._walk_then_children,
