@@ -121,6 +121,7 @@ class SourceSet:
         self.by_module: Dict[str, str] = {}
         self.data: Dict[str, bytes] = {}
         self.parsed: Dict[str, ModuleFacts] = {}
+        self.requested: Set[str] = set()  # parsed because the analysis asked (not only prefetched)
         self.notifications: List[Notification] = []
         overrides = overrides or {}
         for source in sources:
@@ -177,7 +178,24 @@ class SourceSet:
 
     def load_module(self, name: str) -> Optional[ModuleFacts]:
         rel = self.by_module.get(name)
-        return self.parse(rel) if rel is not None else None
+        if rel is None:
+            return None
+        self.requested.add(rel)
+        return self.parse(rel)
+
+    def prefetch_imports(self, modules: Iterable[ModuleFacts]) -> List[ModuleFacts]:
+        """Parse, in parallel, the project modules the selected ones import: the analysis reaches
+        most of them through calls into helpers, and would otherwise parse them one by one."""
+        wanted = []
+        for facts in modules:
+            for _, target in facts.imports:
+                parts = target.split(".")
+                for cut in range(len(parts), 0, -1):
+                    rel = self.by_module.get(".".join(parts[:cut]))
+                    if rel is not None:
+                        wanted.append(rel)
+                        break
+        return self.parse_many([rel for rel in dict.fromkeys(wanted) if rel not in self.parsed])
 
     def select(self, knowledge, config: Config) -> List[ModuleFacts]:
         """The files that can matter (see prefilter), parsed, in rounds until none is added."""
@@ -204,6 +222,9 @@ class SourceSet:
                 selected[facts.path] = facts
                 if facts.error is None:
                     needles.add_reexports(facts, known)
+        self.requested.update(selected)
+        if self.jobs > 1:
+            self.prefetch_imports(selected.values())  # (a second level parsed more than it saved)
         return list(selected.values())
 
 
@@ -393,7 +414,8 @@ def _analyse(
     project.versions = declared_versions(config.root, VERSIONED_PACKAGES)
     project.texts = sources.data
     result.project = project
-    modules = sorted(sources.parsed.values(), key=lambda m: m.path)
+    # what was selected or reached by the analysis; a module only prefetched plays no part
+    modules = sorted((sources.parsed[rel] for rel in sources.requested if rel in sources.parsed), key=lambda m: m.path)
     result.modules = modules
     result.files_checked = len(files) if targets is None else len(targets)
     result.notifications.extend(sources.notifications)
