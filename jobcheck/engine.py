@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,11 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
 
     from jobcheck.analysis import extract
 
+    refused = _refused_by_python(data)
+    if refused is not None:
+        return extract.syntax_error_facts(rel, module_name, is_package, _Plain(refused))
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)  # the walk recurses once per level of nesting
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
@@ -56,6 +62,40 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
     except RecursionError:
         return extract.syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to parse"))
     return extract.extract(module, rel, module_name, is_package)
+
+
+MAX_NESTING = 500  # far above real code (saleor: 20), far below where libcst's parser overflows its stack
+RECURSION_LIMIT = 10_000
+
+
+def _refused_by_python(data: bytes) -> Optional[str]:
+    """Why CPython itself cannot compile the file, when the reason would crash the CST parser:
+    nesting too deep (libcst's native parser overflows the C stack, killing the process, from
+    about 2,000 levels). CPython's parser reports these safely; other syntax errors, and syntax
+    newer than the running Python, are left to libcst."""
+    import ast
+
+    try:
+        tree = ast.parse(data)
+    except RecursionError:
+        return "nesting too deep to parse"
+    except MemoryError:
+        return "nesting too deep or file too large to parse"
+    except ValueError as error:  # a NUL byte (Python < 3.12)
+        return str(error).splitlines()[0] if str(error) else "cannot be parsed"
+    except SyntaxError as error:
+        message = str(error.msg or "")
+        if "too many nested" in message or "null bytes" in message or "too many statically nested" in message:
+            return message
+        return None
+    depth, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_NESTING:
+            return f"nesting deeper than {MAX_NESTING} levels; not analysed"
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return None
 
 
 PARALLEL_THRESHOLD = 16  # below this, starting processes costs more than it saves
@@ -298,7 +338,7 @@ def _suppress(findings: List[Finding], data: Dict[str, bytes], project: Any, ran
 def internal_error_message(error: BaseException) -> str:
     frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-    return f"internal error: {type(error).__name__}: {error}{where}"
+    return f"{type(error).__name__}: {error}{where}"  # the notification's kind says it is an internal error
 
 
 def default_jobs() -> int:

@@ -68,7 +68,7 @@ def run_checks(
         try:
             findings.extend(f for f in produce(ctx, *args) if f.code in selected)
         except Exception as error:
-            failures.append((where, f"{check.__name__.rsplit('.', 1)[-1]}: {internal_error_message(error)}"))
+            failures.append((where, f"in check {check.__name__.rsplit('.', 1)[-1]}: {internal_error_message(error)}"))
 
     tasks = list(project.tasks) if project is not None else []
     for check in CHECK_MODULES:

@@ -84,7 +84,12 @@ def _summary(result: RunResult) -> str:
         notes.append(f"{len(result.unchanged)} in the baseline")
         if result.absent:
             notes.append(f"{result.absent} baseline entr{'ies' if result.absent != 1 else 'y'} no longer found")
+    failed = len({n.path for n in result.notifications})
+    if failed:
+        notes.append(f"{failed} not analysed: see the errors above")
     extra = f" ({', '.join(notes)})" if notes else ""
     if total:
         return f"Found {total} error{'s' if total != 1 else ''} in {result.files_checked} files{extra}."
+    if failed:
+        return f"No findings in {result.files_checked} files{extra}."
     return f"All checks passed! ({result.files_checked} files{', ' + ', '.join(notes) if notes else ''})"
