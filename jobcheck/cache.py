@@ -24,7 +24,7 @@ from jobcheck.model import ModuleFacts
 DEFAULT_FOLDER = ".jobcheck_cache"
 # the modules whose code shapes the facts: a change to them (an upgrade, a development
 # checkout) must not read facts an older version wrote
-FACT_MODULES = ("analysis/extract.py", "analysis/positions.py", "model.py")
+FACT_MODULES = ("analysis/extract.py", "analysis/positions.py", "model.py", "engine.py")
 
 
 def _facts_code() -> str:

@@ -42,15 +42,24 @@ class RunResult:
 
 def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
     """Per-file facts from the file's bytes; a file that does not parse gives error facts."""
-    import libcst as cst
-
     from jobcheck.analysis import extract
 
     refused = _refused_by_python(data)
     if refused is not None:
         return extract.syntax_error_facts(rel, module_name, is_package, _Plain(refused))
-    if sys.getrecursionlimit() < RECURSION_LIMIT:
-        sys.setrecursionlimit(RECURSION_LIMIT)  # the walk recurses once per level of nesting
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))  # the walk recurses once per level of nesting
+    try:
+        return _parse_and_extract(data, rel, module_name, is_package)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _parse_and_extract(data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
+    import libcst as cst
+
+    from jobcheck.analysis import extract
+
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
