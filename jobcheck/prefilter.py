@@ -47,6 +47,10 @@ class SymbolNeedles:
 
 
 RELATIVE_PACKAGE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.+[ \t]+import\b", re.MULTILINE)
+# an import statement, with a parenthesised name list over several lines
+IMPORT_STATEMENT = re.compile(
+    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+[^\n]*)", re.MULTILINE
+)
 
 
 class NeedleMatcher:
@@ -61,7 +65,9 @@ class NeedleMatcher:
                 return True
         if self.modules is None:
             return False
-        for found in set(self.modules.findall(data)):
+        # the module must be imported, not merely named (a lexer's keyword list names everything)
+        imports = b"\n".join(IMPORT_STATEMENT.findall(data))
+        for found in set(self.modules.findall(imports)):
             pattern = self.by_module.get(found.decode())
             if pattern is not None and pattern.search(data):
                 return True
