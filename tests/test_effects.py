@@ -817,6 +817,11 @@ def test_jc101_reads_a_check_then_act_arm_as_a_dedupe_check(project):
                         return None
 
                 @shared_task(expires=60, queue="q")
+                def notify_channel(order_id, channel):
+                    if channel is not None and not Receipt.objects.filter(order_id=order_id).exists():
+                        requests.post("https://chat.example")
+
+                @shared_task(expires=60, queue="q")
                 def notify_paid(order_id):
                     order = Order.objects.get(pk=order_id)
                     if order.status == "paid":

@@ -1057,7 +1057,10 @@ def _tests_absence(text: str) -> bool:
     """`if not sent:`, `if existing is None:`, `if not X.objects.filter(...).exists():`: the arm runs
     only when no record of the work is found (a positive test such as `if order.paid:` is a
     precondition, not a dedupe check)."""
-    return text.startswith(("not ", "not(")) or text.endswith((" is None", "== None", " == 0", "== False"))
+    return any(
+        part.startswith(("not ", "not(")) or part.endswith((" is None", "== None", " == 0", "== False"))
+        for part in text.split(" and ")  # `if channel is not None and not messages.exists():`
+    )
 
 
 def possibly_guarded(effect: Effect, analysis: EffectAnalysis) -> bool:
