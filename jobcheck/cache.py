@@ -27,8 +27,23 @@ DEFAULT_FOLDER = ".jobcheck_cache"
 FACT_MODULES = ("analysis/extract.py", "analysis/positions.py", "model.py", "engine.py")
 
 
+def _environment() -> bytes:
+    """What besides jobcheck's code shapes the results: the interpreter and the parsing libraries
+    (a cache shared by two virtualenvs, or kept across an upgrade, must not mix them)."""
+    import sys
+    from importlib import metadata
+
+    parts = [__version__, "%d.%d" % sys.version_info[:2]]
+    for package in ("libcst", "pyyaml", "pathspec"):
+        try:
+            parts.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package}=?")
+    return "\0".join(parts).encode()
+
+
 def _facts_code() -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(_environment())
     package = Path(__file__).resolve().parent
     for name in FACT_MODULES:
         try:
@@ -141,7 +156,7 @@ def _code_fingerprint() -> str:
     if "all" not in _CODE:
         from jobcheck.knowledge import data_dir
 
-        digest = hashlib.sha256(__version__.encode())
+        digest = hashlib.sha256(_environment())
         package = Path(__file__).resolve().parent
         for path in sorted([*package.rglob("*.py"), *data_dir().rglob("*.yaml")]):
             try:

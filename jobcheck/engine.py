@@ -73,7 +73,7 @@ def _parse_and_extract(data: bytes, rel: str, module_name: str, is_package: bool
     return extract.extract(module, rel, module_name, is_package)
 
 
-MAX_NESTING = 500  # far above real code (saleor: 20), far below where libcst's parser overflows its stack
+MAX_NESTING = 1000  # far above real code (saleor: 20), below where libcst's parser overflows its stack
 RECURSION_LIMIT = 10_000
 
 
@@ -83,9 +83,12 @@ def _refused_by_python(data: bytes) -> Optional[str]:
     about 2,000 levels). CPython's parser reports these safely; other syntax errors, and syntax
     newer than the running Python, are left to libcst."""
     import ast
+    import warnings
 
     try:
-        tree = ast.parse(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `invalid escape sequence` and the like are not ours to report
+            tree = ast.parse(data)
     except RecursionError:
         return "nesting too deep to parse"
     except MemoryError:
@@ -94,17 +97,37 @@ def _refused_by_python(data: bytes) -> Optional[str]:
         return str(error).splitlines()[0] if str(error) else "cannot be parsed"
     except SyntaxError as error:
         message = str(error.msg or "")
-        if "too many nested" in message or "null bytes" in message or "too many statically nested" in message:
+        if "null bytes" in message:
+            return message
+        if "too many nested parentheses" in message and _bracket_depth(data) > 200:
+            # (before 3.12 the tokenizer also counts brackets inside f-strings: `f"{" + "(" * 250 + "}"`)
             return message
         return None
-    depth, stack = 0, [(tree, 1)]
+    stack = [(tree, 1)]
     while stack:
         node, level = stack.pop()
         if level > MAX_NESTING:
             return f"nesting deeper than {MAX_NESTING} levels; not analysed"
-        depth = max(depth, level)
         stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
     return None
+
+
+def _bracket_depth(data: bytes) -> int:
+    """The deepest bracket nesting outside strings and comments, by the tokenizer (0 if it fails)."""
+    import io
+    import tokenize
+
+    depth = deepest = 0
+    try:
+        for token in tokenize.tokenize(io.BytesIO(data).readline):
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth -= 1
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, LookupError, ValueError):
+        return 0 if sys.version_info < (3, 12) else deepest
+    return deepest
 
 
 PARALLEL_THRESHOLD = 16  # below this, starting processes costs more than it saves
@@ -171,7 +194,8 @@ class SourceSet:
         self.data: Dict[str, bytes] = {}
         self.parsed: Dict[str, ModuleFacts] = {}
         self.requested: Set[str] = set()  # parsed because the analysis asked (not only prefetched)
-        self.notifications: List[Notification] = []
+        self.notifications: List[Notification] = []  # files that could not be read
+        self.failures: Dict[str, str] = {}  # rel -> internal error while extracting its facts
         overrides = overrides or {}
         for source in sources:
             try:
@@ -188,8 +212,16 @@ class SourceSet:
             self._store(rel, _analyse_job((self.data[rel], rel, *self.names[rel])))
         return self.parsed.get(rel)
 
-    def parse_many(self, rels: Sequence[str]) -> List[ModuleFacts]:
+    def analysis_notifications(self) -> List[Notification]:
+        """Unreadable files, and internal errors of files the analysis asked for (a module only
+        prefetched plays no part, so its failure must not make the run's output depend on --jobs)."""
+        failed = [Notification(rel, message, "internal") for rel, message in sorted(self.failures.items())]
+        return self.notifications + [n for n in failed if n.path in self.requested]
+
+    def parse_many(self, rels: Sequence[str], prefetch: bool = False) -> List[ModuleFacts]:
         """Parse files, fanned out over processes when there are enough to pay for it."""
+        if not prefetch:
+            self.requested.update(rels)
         todo = [
             rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data and not self._from_cache(rel)
         ]
@@ -214,7 +246,7 @@ class SourceSet:
 
     def _store(self, rel: str, outcome: "ModuleFacts | str") -> None:
         if isinstance(outcome, str):
-            self.notifications.append(Notification(rel, outcome, "internal"))
+            self.failures[rel] = outcome
             return
         self.parsed[rel] = outcome
         if self.cache is not None:
@@ -244,7 +276,7 @@ class SourceSet:
                     if rel is not None:
                         wanted.append(rel)
                         break
-        return self.parse_many([rel for rel in dict.fromkeys(wanted) if rel not in self.parsed])
+        return self.parse_many([rel for rel in dict.fromkeys(wanted) if rel not in self.parsed], prefetch=True)
 
     def select(self, knowledge, config: Config) -> List[ModuleFacts]:
         """The files that can matter (see prefilter), parsed, in rounds until none is added."""
@@ -271,7 +303,6 @@ class SourceSet:
                 selected[facts.path] = facts
                 if facts.error is None:
                     needles.add_reexports(facts, known)
-        self.requested.update(selected)
         if self.jobs > 1:
             self.prefetch_imports(selected.values())  # (a second level parsed more than it saved)
         return list(selected.values())
@@ -329,15 +360,18 @@ def _suppress(findings: List[Finding], data: Dict[str, bytes], project: Any, ran
     """Leave out what suppression comments silence; report unused ones as JC002 when it ran."""
     from jobcheck import suppressions
 
-    with_findings = {f.location.path for f in findings}
+    task_lines = {task.qualname: task.location for task in getattr(project, "tasks", ())}
+    # a finding can be silenced on its own lines or on its task's `def` line, in another file
+    with_findings = {f.location.path for f in findings} | {
+        task_lines[f.task].path for f in findings if f.task in task_lines
+    }
     directives_of = {
         rel: suppressions.read_directives(raw.decode("utf-8", errors="replace"))
         for rel, raw in data.items()
-        if (rel in with_findings and (b"noqa" in raw or b"jobcheck:" in raw))
+        if (rel in with_findings and suppressions.may_hold_any(raw))
         or ("JC002" in ran and suppressions.may_hold_ours(raw))
     }
     directives_of = {rel: found for rel, found in directives_of.items() if found}
-    task_lines = {task.qualname: task.location for task in getattr(project, "tasks", ())}
     kept, suppressed = suppressions.apply(findings, directives_of, task_lines)
     if "JC002" in ran:
         kept.extend(suppressions.unused(directives_of, ran))
@@ -467,7 +501,7 @@ def _analyse(
     modules = sorted((sources.parsed[rel] for rel in sources.requested if rel in sources.parsed), key=lambda m: m.path)
     result.modules = modules
     result.files_checked = len(files) if targets is None else len(targets)
-    result.notifications.extend(sources.notifications)
+    result.notifications.extend(sources.analysis_notifications())
     findings, failures = run_checks(project, modules, config, catalog, codes)
     findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]
     _fingerprint(findings, sources.data)

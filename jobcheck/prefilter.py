@@ -48,9 +48,11 @@ class SymbolNeedles:
 
 RELATIVE_PACKAGE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.+[ \t]+import\b", re.MULTILINE)
 # an import statement, with a parenthesised name list over several lines
+# (after a `;` or an `if X:` on the same line too)
 IMPORT_STATEMENT = re.compile(
-    rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+[^\n]*)", re.MULTILINE
+    rb"(?:^|[;:])[ \t]*(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+[^\n]*)", re.MULTILINE
 )
+CONTINUATION = re.compile(rb"\\\r?\n")
 
 
 class NeedleMatcher:
@@ -66,7 +68,7 @@ class NeedleMatcher:
         if self.modules is None:
             return False
         # the module must be imported, not merely named (a lexer's keyword list names everything)
-        imports = b"\n".join(IMPORT_STATEMENT.findall(data))
+        imports = b"\n".join(IMPORT_STATEMENT.findall(CONTINUATION.sub(b" ", data)))
         for found in set(self.modules.findall(imports)):
             pattern = self.by_module.get(found.decode())
             if pattern is not None and pattern.search(data):

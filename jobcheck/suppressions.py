@@ -19,7 +19,9 @@ from jobcheck.model import Finding, Location
 
 CODES = ("JC002",)  # reported by the pipeline after the checks (engine._suppress)
 
-OURS_BYTES = re.compile(rb"jobcheck:|noqa[^\n]*JC\d", re.I)  # a cheap test before tokenizing a file
+# cheap tests before tokenizing a file
+ANY_BYTES = re.compile(rb"jobcheck:|noqa", re.I)
+OURS_BYTES = re.compile(rb"jobcheck:|noqa[^\n]*JC\d", re.I)
 JOBCHECK = re.compile(r"#\s*jobcheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?(?:\s*--\s*(?P<reason>.*))?", re.I)
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
 
@@ -35,6 +37,11 @@ class Directive:
 
     def silences(self, code: str) -> bool:
         return self.codes is None or code in self.codes
+
+
+def may_hold_any(raw: bytes) -> bool:
+    """Whether a file can hold a suppression comment at all."""
+    return ANY_BYTES.search(raw) is not None
 
 
 def may_hold_ours(raw: bytes) -> bool:

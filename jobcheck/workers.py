@@ -113,7 +113,7 @@ def _dockerfile_command(line: str) -> str:
     if head.upper() in ("CMD", "ENTRYPOINT", "RUN") and rest.lstrip().startswith("["):
         try:
             words = yaml.safe_load(rest)
-        except yaml.YAMLError:
+        except Exception:  # a shell `run [...]` line, not JSON: keep the text as it is
             return rest
         if isinstance(words, list):
             return " ".join(shlex.quote(str(w)) for w in words)

@@ -569,3 +569,65 @@ def test_sleeps_the_deployment_configures_are_not_jc903(project):
         }
     )
     assert [f.location.line for f in run_on(root, {"JC903"}).findings] == [14]
+
+
+def test_review_of_round8_guards(project):
+    root = project(
+        {
+            "s/__init__.py": "",
+            "s/helpers.py": """
+                import requests
+
+                def notify(url):
+                    requests.post(url)
+            """,
+            "s/tasks.py": """
+                import time
+
+                import requests
+                from celery import shared_task
+
+                from s.celery import app
+                from s.helpers import notify
+                from s.models import Receipt
+
+                @shared_task(queue="q", time_limit=60, expires=60)
+                def when_found(order_id):
+                    sent = Receipt.objects.filter(order_id=order_id).exists()
+                    if not sent:
+                        pass
+                    else:
+                        requests.post("https://x.example")  # runs when a record exists: no dedupe
+
+                @shared_task(queue="q", time_limit=60, expires=60)
+                def waits(confirm_wait):
+                    time.sleep(confirm_wait)  # a parameter, not configuration
+
+                @shared_task(queue="q", time_limit=60, expires=60)
+                def relay(url):
+                    notify(url)
+
+                @app.task(queue="q", time_limit=60)
+                def nightly():  # jobcheck: ignore[JC801] -- a sweep, late is fine
+                    requests.post("https://x.example/sweep")
+            """,
+            "s/celery.py": """
+                from celery import Celery
+
+                app = Celery("s")
+                app.conf.beat_schedule = {"nightly": {"task": "s.tasks.nightly", "schedule": 3600.0}}
+            """,
+            "s/models.py": """
+                from django.db import models
+
+                class Receipt(models.Model):
+                    order_id = models.IntegerField()
+            """,
+        }
+    )
+    found = {(f.code, f.task.rsplit(".", 1)[-1]) for f in run_on(root, {"JC101", "JC903"}).findings}
+    assert ("JC101", "when_found") in found
+    assert ("JC903", "waits") in found
+    beat = run_on(root, {"JC801"})
+    # the beat entry's finding is in s/celery.py; the task's `def` line in s/tasks.py silences it
+    assert [f.task for f in beat.findings] == [] and [s.finding.location.path for s in beat.suppressed] == ["s/celery.py"]

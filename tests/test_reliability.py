@@ -305,3 +305,11 @@ def test_jobcheck_never_writes_into_the_checked_files(tmp_path):
     jobcheck(root, "--output-format", "sarif")
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     assert after == before
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="before 3.12 the tokenizer counts brackets inside f-strings")
+def test_brackets_inside_an_f_string_are_not_nesting():
+    from jobcheck.engine import _refused_by_python
+
+    assert _refused_by_python(b'x = f"{' + b"(" * 250 + b'}"\n') is None
+    assert _refused_by_python(b"x = " + b"(" * 250 + b"1" + b")" * 250 + b"\n") == "too many nested parentheses"

@@ -697,7 +697,7 @@ class EffectAnalysis:
         if isinstance(value, (Name, Attr)):
             root = _chain_root(value)
             text = root.qname if isinstance(root, Name) else ""
-            return text.startswith(("django.conf.settings", "settings", "os.environ", "config", "conf"))
+            return text.startswith(("django.conf.settings.", "os.environ")) or text.split(".")[0] in CONFIG_NAMES
         return False
 
     def _classify(self, fact: CallFact, where: Where, location: Location) -> Optional[Effect]:
@@ -1038,6 +1038,9 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
     return found
 
 
+# names a deployment's configuration is read through (`settings.DELAY`, `config.PAUSE`)
+CONFIG_NAMES = {"settings", "config", "conf", "CONFIG", "SETTINGS"}
+
 # a handler for these runs only when the lookup in its `try` found no existing record
 NOT_FOUND = {"DoesNotExist", "ObjectDoesNotExist", "NoResultFound"}
 
@@ -1057,6 +1060,9 @@ def _tests_absence(text: str) -> bool:
     """`if not sent:`, `if existing is None:`, `if not X.objects.filter(...).exists():`: the arm runs
     only when no record of the work is found (a positive test such as `if order.paid:` is a
     precondition, not a dedupe check)."""
+    if text.startswith("not (") and text.endswith(")"):
+        inner = text[5:-1]  # the else arm of `if X:`: absence when X is a single positive test
+        return " and " not in inner and " or " not in inner and not _tests_absence(inner)
     return any(
         part.startswith(("not ", "not(")) or part.endswith((" is None", "== None", " == 0", "== False"))
         for part in text.split(" and ")  # `if channel is not None and not messages.exists():`

@@ -556,7 +556,7 @@ class _Walker:
         if node.orelse is not None:
             arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
             names, exprs = ((single[0],), (Const(not single[1]),)) if single else ((), ())
-            self.frames.append(replace(condition, kind="when", text="not " + condition.text))
+            self.frames.append(replace(condition, kind="when", text=_negated(condition.text)))
             self._framed(Frame("branch", exprs, names, "else", test, scope), [arm])
             self.frames.pop()
 
@@ -939,6 +939,13 @@ def _names_in(node: cst.CSTNode) -> List[List[str]]:
         else:
             stack.extend(_children(current))
     return found
+
+
+def _negated(test: str) -> str:
+    """The condition under which an `else` arm runs, as text: `not (a and b)`, `sent` for `not sent`."""
+    if test.startswith("not ") and " and " not in test and " or " not in test:
+        return test[4:]
+    return f"not ({test})"
 
 
 def _text(module: cst.Module, node: cst.CSTNode, limit: int = 120) -> str:
