@@ -1061,8 +1061,8 @@ def _tests_absence(text: str) -> bool:
     only when no record of the work is found (a positive test such as `if order.paid:` is a
     precondition, not a dedupe check)."""
     if text.startswith("not (") and text.endswith(")"):
-        inner = text[5:-1]  # the else arm of `if X:`: absence when X is a single positive test
-        return " and " not in inner and " or " not in inner and not _tests_absence(inner)
+        # the else arm of `if latest and latest.recent:`: it runs when no such record was found
+        return not _tests_absence(text[5:-1])
     return any(
         part.startswith(("not ", "not(")) or part.endswith((" is None", "== None", " == 0", "== False"))
         for part in text.split(" and ")  # `if channel is not None and not messages.exists():`
