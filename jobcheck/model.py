@@ -194,7 +194,9 @@ class Frame:
     (a lambda passed to exprs[0]), "guard" (an earlier `if ...: return/raise/continue`
     in an enclosing block: exprs are the calls in its test, names the dotted names it
     reads, text the test as written), "when" (the `if` arm the call is in, the same fields
-    for its test; text is prefixed "not " for the else arm)."""
+    for its test; text is its negation for the else arm), "notfound" (after a `try` whose body
+    exits, e.g. `try: X.objects.get(...); continue`: exprs are the types of the handlers that
+    fall through)."""
 
     kind: str
     exprs: Tuple[Expr, ...] = ()

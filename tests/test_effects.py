@@ -837,6 +837,21 @@ def test_jc101_reads_a_check_then_act_arm_as_a_dedupe_check(project):
                             Receipt.objects.create(order_id=order_id)
 
                 @shared_task(expires=60, queue="q")
+                def receipts_after_lookup(order_ids):
+                    for order_id in order_ids:
+                        try:
+                            Receipt.objects.get(order_id=order_id)
+                            continue
+                        except Receipt.DoesNotExist:
+                            pass
+                        Receipt.objects.create(order_id=order_id)
+
+                @shared_task(expires=60, queue="q")
+                def replace_receipts(rows):
+                    Receipt.objects.all().delete()
+                    Receipt.objects.bulk_create(rows)
+
+                @shared_task(expires=60, queue="q")
                 def sync_receipts(rows):
                     Receipt.objects.bulk_create(rows, update_conflicts=True, unique_fields=["order"], update_fields=["total"])
                     Receipt.objects.bulk_create(rows, ignore_conflicts=True)

@@ -1022,7 +1022,7 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
             found.append(("dedupe check", f"if {frame.text}: exit"))
         elif frame.kind == "when" and _tests_absence(frame.text) and analysis.reads_stored_state(frame):
             found.append(("dedupe check", f"only if {frame.text}"))
-        elif frame.kind == "except" and _not_found_of_own_model(frame, effect):
+        elif frame.kind in ("except", "notfound") and _not_found_of_own_model(frame, effect):
             found.append(("dedupe check", "only when a lookup found no record (`except ...DoesNotExist`)"))
         elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):
             found.append(("lock", "with lock"))

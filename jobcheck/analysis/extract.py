@@ -528,6 +528,14 @@ class _Walker:
             self.walk(statement)
             if isinstance(statement, cst.If) and statement.orelse is None and _exits(statement.body):
                 self.frames.append(self._guard(statement))
+            elif isinstance(statement, (cst.Try, cst.TryStar)) and _exits(statement.body):
+                # `try: X.objects.get(...); continue` / `except X.DoesNotExist: ...`: what follows
+                # runs only when the lookup found nothing
+                handled = tuple(
+                    self.expr(h.type) for h in statement.handlers if h.type is not None and not _exits(h.body)
+                )
+                if handled:
+                    self.frames.append(Frame("notfound", handled))
         del self.frames[depth:]
 
     def _guard(self, statement: cst.If) -> Frame:

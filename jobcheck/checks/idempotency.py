@@ -15,11 +15,31 @@ PLAIN_INSERTS = ("insert",)
 
 def unguarded(ctx, task: Task, kinds: tuple) -> List[Effect]:
     """The task's effects of these kinds with no guard on the path to them."""
+    effects = ctx.effects(task)
     return [
         e
-        for e in ctx.effects(task)
-        if kinds_match(e, kinds) and not guards_of(e, ctx.analysis) and not possibly_guarded(e, ctx.analysis)
+        for e in effects
+        if kinds_match(e, kinds)
+        and not guards_of(e, ctx.analysis)
+        and not possibly_guarded(e, ctx.analysis)
+        and not _replaces(e, effects)
     ]
+
+
+def _replaces(insert: Effect, effects: List[Effect]) -> bool:
+    """`Model.objects.all().delete()` then `Model.objects.bulk_create(...)` in the same function:
+    a full replace, which a second run repeats without duplicating anything."""
+    if insert.kind != "db-write" or insert.detail != "insert":
+        return False
+    model = insert.api.split(".")[0]
+    return any(
+        e.kind == "db-write"
+        and e.detail == "delete"
+        and e.api.split(".")[0] == model
+        and e.scope == insert.scope
+        and e.location.span[:2] < insert.location.span[:2]
+        for e in effects
+    )
 
 
 def kinds_match(effect: Effect, kinds: tuple) -> bool:
