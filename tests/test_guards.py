@@ -631,3 +631,26 @@ def test_review_of_round8_guards(project):
     beat = run_on(root, {"JC801"})
     # the beat entry's finding is in s/celery.py; the task's `def` line in s/tasks.py silences it
     assert [f.task for f in beat.findings] == [] and [s.finding.location.path for s in beat.suppressed] == ["s/celery.py"]
+
+
+def test_options_switched_on_debug_take_their_production_value(project):
+    """oncall: `max_retries=1 if settings.DEBUG else None` retries without limit in production."""
+    root = project(
+        {
+            "o/__init__.py": "",
+            "o/tasks.py": """
+                from celery import shared_task
+                from django.conf import settings
+
+                @shared_task(bind=True, queue="q", time_limit=60, max_retries=1 if settings.DEBUG else None)
+                def wipe(self, pk):
+                    raise self.retry(countdown=10)
+
+                @shared_task(bind=True, queue="q", time_limit=60, max_retries=None if settings.FEATURE else 3)
+                def sync(self, pk):
+                    raise self.retry(countdown=10)
+            """,
+        }
+    )
+    found = run_on(root, {"JC303"}).findings
+    assert [(f.code, f.location.line) for f in found] == [("JC303", 4)] and "`wipe`" in found[0].message

@@ -407,6 +407,9 @@ class _Walker:
             return Collection("dict", tuple(values), tuple(keys))
         if isinstance(node, cst.Await):
             return self.expr(node.expression, depth + 1)  # `row = await repo.get(...)` binds what the call gives
+        if isinstance(node, cst.IfExp) and _development_switch(node.test):
+            # `max_retries=1 if settings.DEBUG else None`: what production runs with
+            return self.expr(node.orelse, depth + 1)
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
             inner = self.expr(node.expression, depth + 1)
             if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
@@ -947,6 +950,15 @@ def _names_in(node: cst.CSTNode) -> List[List[str]]:
         else:
             stack.extend(_children(current))
     return found
+
+
+DEVELOPMENT_SWITCHES = {"DEBUG", "TESTING", "TEST", "IS_TESTING", "DEVELOPMENT", "LOCAL"}
+
+
+def _development_switch(test: cst.BaseExpression) -> bool:
+    """`settings.DEBUG`, `DEBUG`, `app.config.TESTING`: a switch that is off in production."""
+    parts = _dotted_parts(test)
+    return parts is not None and parts[-1] in DEVELOPMENT_SWITCHES
 
 
 def _negated(test: str) -> str:
