@@ -988,3 +988,43 @@ def test_loop_variables_over_querysets_are_rows(project):
     )
     effects, _ = effects_of(root, "purge")
     assert summary(effects) == [("db-write", "Order.delete", 0), ("db-write", "Order.save", 0)]
+
+
+def test_an_arm_needing_another_mode_than_the_caller_fixes_never_runs(project):
+    """wger: `sync(...)` leaves `mode=Mode.UPDATE`; the insert under `if mode == Mode.INSERT:` cannot run."""
+    root = project(
+        {
+            **SERVICES,
+            "shop/sync.py": """
+                import enum
+
+                from shop.models import Receipt
+
+                class Mode(enum.Enum):
+                    INSERT = 1
+                    UPDATE = 2
+
+                def sync(rows, mode: Mode = Mode.UPDATE):
+                    for row in rows:
+                        if mode == Mode.INSERT:
+                            Receipt.objects.create(order_id=row)
+                        else:
+                            Receipt.objects.update_or_create(order_id=row)
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+
+                from shop.sync import Mode, sync
+
+                @shared_task(expires=60, queue="q")
+                def update_all(rows):
+                    sync(rows)
+
+                @shared_task(expires=60, queue="q")
+                def insert_all(rows):
+                    sync(rows, mode=Mode.INSERT)
+            """,
+        }
+    )
+    findings = run_on(root, {"JC101"}).findings
+    assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["insert_all"]

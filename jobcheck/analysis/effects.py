@@ -982,32 +982,54 @@ def in_callback(effect: Effect) -> bool:
     return any(frame.kind == "callback" for frame in effect.frames)
 
 
-def _constant_flags(call: Call, function: FunctionFact, where: Where) -> Dict[str, bool]:
-    """The truth of each parameter a call fixes with a literal (or leaves at a literal default)."""
+def _constant_flags(call: Call, function: FunctionFact, where: Where) -> Dict[str, Expr]:
+    """The value of each parameter a call fixes with a literal or a module constant (`Mode.UPDATE`),
+    or leaves at such a default."""
     params = list(function.params)
     if function.class_qualname and params and params[0].name in ("self", "cls"):
         params = params[1:]
-    flags: Dict[str, bool] = {}
+    flags: Dict[str, Expr] = {}
     for param, value in zip(params, call.args):
-        if isinstance(value, Const):
-            flags[param.name] = bool(value.value)
+        if _fixed(value):
+            flags[param.name] = value
     passed = dict(call.kwargs)
     for param in params:
         value = passed.get(param.name)
-        if isinstance(value, Const):
-            flags[param.name] = bool(value.value)
-        elif param.name not in passed and isinstance(param.default, Const) and not call.star_kwargs:
-            flags.setdefault(param.name, bool(param.default.value))
+        if _fixed(value):
+            flags[param.name] = value
+        elif param.name not in passed and _fixed(param.default) and not call.star_kwargs:
+            flags.setdefault(param.name, param.default)
     return flags
 
 
-def _ruled_out(effect: Effect, scope: str, flags: Dict[str, bool]) -> bool:
+def _fixed(value: Optional[Expr]) -> bool:
+    return isinstance(value, Const) or (isinstance(value, Name) and value.kind == "global" and "." in value.qname)
+
+
+def _ruled_out(effect: Effect, scope: str, flags: Dict[str, Expr]) -> bool:
     for frame in effect.frames:
         if frame.kind == "branch" and frame.scope == scope:
             for name, wanted in zip(frame.names, frame.exprs):
-                if name in flags and flags[name] != wanted.value:
+                if name in flags and not _can_hold(flags[name], wanted):
                     return True  # the arm needs `name` to be `wanted`, the caller fixed it otherwise
     return False
+
+
+def _can_hold(value: Expr, wanted: Expr) -> bool:
+    """Whether an arm that needs `wanted` can run with the parameter fixed to `value`."""
+    if isinstance(wanted, Collection) and wanted.kind in ("eq", "ne"):
+        if not _fixed(wanted.items[0]):
+            return True
+        same = value == wanted.items[0]
+        if isinstance(value, Name) and isinstance(wanted.items[0], Name) and not same:
+            # two members of one enum differ; names from different places may be aliases
+            same = None if value.qname.rsplit(".", 1)[0] != wanted.items[0].qname.rsplit(".", 1)[0] else False
+        if same is None:
+            return True
+        return same if wanted.kind == "eq" else not same
+    if isinstance(wanted, Const) and isinstance(value, Const):
+        return bool(value.value) == wanted.value
+    return True
 
 
 def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]:

@@ -554,22 +554,37 @@ class _Walker:
         # `if flag:` / `if not flag:` on a plain name: a caller passing a constant decides the arm;
         # in `if x and flag:` the flag decides only that the then-arm cannot run
         scope = f"{self.module_name}:{self.current_scope()}"
-        single = _flag_test(node.test)
-        conjuncts = [] if single else [f for f in map(_flag_test, _conjuncts(node.test)) if f]
+        single = self._arm_test(node.test)
+        conjuncts = [] if single else [f for f in map(self._arm_test, _conjuncts(node.test)) if f]
         then_flags = [single] if single else conjuncts
-        then = Frame(
-            "branch", tuple(Const(t) for _, t in then_flags), tuple(n for n, _ in then_flags), "then", test, scope
-        )
+        then = Frame("branch", tuple(w for _, w in then_flags), tuple(n for n, _ in then_flags), "then", test, scope)
         condition = self._guard(node)
         self.frames.append(replace(condition, kind="when"))
         self._framed(then, [node.body])
         self.frames.pop()
         if node.orelse is not None:
             arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
-            names, exprs = ((single[0],), (Const(not single[1]),)) if single else ((), ())
+            names, exprs = ((single[0],), (_opposite(single[1]),)) if single else ((), ())
             self.frames.append(replace(condition, kind="when", text=_negated(condition.text)))
             self._framed(Frame("branch", exprs, names, "else", test, scope), [arm])
             self.frames.pop()
+
+    def _arm_test(self, test: cst.BaseExpression) -> Optional[Tuple[str, Expr]]:
+        """What an arm needs of a parameter, for callers that fix it: `if flag:` -> Const(True),
+        `if not flag:` -> Const(False), `if mode == Mode.INSERT:` -> Collection("eq", (Mode.INSERT,))."""
+        flag = _flag_test(test)
+        if flag is not None:
+            return flag[0], Const(flag[1])
+        if (
+            isinstance(test, cst.Comparison)
+            and isinstance(test.left, cst.Name)
+            and len(test.comparisons) == 1
+            and isinstance(test.comparisons[0].operator, (cst.Equal, cst.Is))
+        ):
+            value = self.expr(test.comparisons[0].comparator)
+            if isinstance(value, Const) or (isinstance(value, Name) and value.kind == "global"):
+                return test.left.value, Collection("eq", (value,))
+        return None
 
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:
@@ -889,6 +904,13 @@ _HANDLERS = {
     cst.Comment: _Walker._skip,
     cst.EmptyLine: _Walker._skip,
 }
+
+
+def _opposite(wanted: Expr) -> Expr:
+    """What the else arm needs: the other truth value, or anything but the compared value."""
+    if isinstance(wanted, Collection):
+        return Collection("ne", wanted.items)
+    return Const(not wanted.value)
 
 
 def _flag_test(test: cst.BaseExpression) -> Optional[Tuple[str, bool]]:
