@@ -29,16 +29,21 @@ FACT_MODULES = ("analysis/extract.py", "analysis/positions.py", "model.py", "eng
 
 def _environment() -> bytes:
     """What besides jobcheck's code shapes the results: the interpreter and the parsing libraries
-    (a cache shared by two virtualenvs, or kept across an upgrade, must not mix them)."""
+    (a cache shared by two virtualenvs, or kept across an upgrade, must not mix them). Read
+    without importing libcst: a run served from the cache never needs it."""
+    import importlib.util
     import sys
-    from importlib import metadata
 
-    parts = [__version__, "%d.%d" % sys.version_info[:2]]
-    for package in ("libcst", "pyyaml", "pathspec"):
+    import pathspec
+    import yaml
+
+    parts = [__version__, "%d.%d" % sys.version_info[:2], yaml.__version__, pathspec.__version__]
+    spec = importlib.util.find_spec("libcst")
+    if spec is not None and spec.origin:
         try:
-            parts.append(f"{package}={metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{package}=?")
+            parts.append((Path(spec.origin).parent / "_version.py").read_text(encoding="utf-8"))
+        except OSError:
+            parts.append(spec.origin)
     return "\0".join(parts).encode()
 
 
@@ -53,7 +58,13 @@ def _facts_code() -> str:
     return digest.hexdigest()
 
 
-FACTS_CODE = _facts_code()
+_FACTS_CODE: Dict[str, str] = {}
+
+
+def facts_code() -> str:
+    if "code" not in _FACTS_CODE:
+        _FACTS_CODE["code"] = _facts_code()
+    return _FACTS_CODE["code"]
 
 
 class _PickleStore:
@@ -98,7 +109,7 @@ class FactsCache(_PickleStore):
 
     def key(self, data: bytes, rel: str, module: str, is_package: bool) -> str:
         digest = hashlib.sha256()
-        for part in (FACTS_CODE, rel, module, str(is_package)):
+        for part in (facts_code(), rel, module, str(is_package)):
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         digest.update(data)
         return digest.hexdigest()

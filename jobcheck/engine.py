@@ -439,15 +439,15 @@ class CachedRun:
         return cls(result.findings, result.suppressed, analysed, result.files_checked)
 
     def restore(self, result: RunResult, sources: "SourceSet") -> RunResult:
-        from jobcheck.frameworks import Project
+        from types import SimpleNamespace
 
         result.findings = list(self.findings)
         result.suppressed = list(self.suppressed)
         result.notifications.extend(self.notifications)
         result.notifications.sort(key=lambda n: (n.path, n.message))
         result.files_checked = self.files_checked
-        result.project = Project(index=None)
-        result.project.texts = sources.data  # reports quote source lines from it
+        # reports quote source lines from the project's texts; nothing else of it is needed
+        result.project = SimpleNamespace(texts=sources.data, tasks=())
         return result
 
 

@@ -174,10 +174,11 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             return None
 
     def add(path: Path, rel: str, real: Optional[Path] = None) -> None:
+        linked = real is None
         real = real or path.resolve()
         if real in seen:
             return
-        if relative(real) is None:
+        if linked and relative(real) is None:  # (a real path under a real folder of the root stays inside)
             errors.append((rel, "symlink points outside the project root; skipped"))
             return
         seen.add(real)
