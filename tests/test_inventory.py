@@ -923,3 +923,26 @@ def test_django_split_settings_includes_are_read(project):
     assert task.option("acks_late").value is True
     assert "CELERY_TASK_TIME_LIMIT" in task.option("time_limit").source
     assert run_on(root, {"JC803"}).findings == []
+
+
+def test_flask_rq_extension_jobs(project):
+    """funnel: `rq = RQ()` (Flask-RQ) in the package, `@rq.job(queue=...)` elsewhere, `job.enqueue(...)`."""
+    root = project(
+        {
+            "fn/__init__.py": "from flask_rq import RQ\n\nrq = RQ()\n",
+            "fn/jobs.py": """
+                from . import rq
+
+                @rq.job(queue="funnel")
+                def import_tickets(client_id):
+                    pass
+
+                def on_save(client_id):
+                    import_tickets.enqueue(client_id)
+            """,
+        }
+    )
+    task = task_named(root, "import_tickets")
+    assert task.framework == "rq" and task.option("queue").value == "funnel"
+    sites = run_on(root, {"JC001"}).project.enqueue_sites
+    assert [(s.api, s.task) for s in sites] == [("enqueue", "fn.jobs.import_tickets")]
