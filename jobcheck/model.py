@@ -190,7 +190,7 @@ class Frame:
     """One level of the syntactic context of a call, inside its function.
 
     kind: "with" (exprs: the context managers), "loop", "try" (exprs: the handled
-    exception types), "except" (exprs: its types; span: the except clause), "finally", "callback"
+    exception types; text "conflict" when a handler treats HTTP 409 as done), "except" (exprs: its types; span: the except clause), "finally", "callback"
     (a lambda passed to exprs[0]), "guard" (an earlier `if ...: return/raise/continue`
     in an enclosing block: exprs are the calls in its test, names the dotted names it
     reads, text the test as written), "when" (the `if` arm the call is in, the same fields

@@ -822,6 +822,15 @@ def test_jc101_reads_a_check_then_act_arm_as_a_dedupe_check(project):
                         requests.post("https://chat.example")
 
                 @shared_task(expires=60, queue="q")
+                def register_tenant(tenant_id):
+                    try:
+                        requests.post("https://gateway.example/tenants", json={"id": tenant_id}).raise_for_status()
+                    except requests.HTTPError as error:
+                        if error.response.status_code == 409:
+                            return  # already registered
+                        raise
+
+                @shared_task(expires=60, queue="q")
                 def notify_paid(order_id):
                     order = Order.objects.get(pk=order_id)
                     if order.status == "paid":

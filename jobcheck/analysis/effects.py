@@ -1044,6 +1044,8 @@ def guards_of(effect: Effect, analysis: EffectAnalysis) -> List[Tuple[str, str]]
             found.append(("dedupe check", f"if {frame.text}: exit"))
         elif frame.kind == "when" and _tests_absence(frame.text) and analysis.reads_stored_state(frame):
             found.append(("dedupe check", f"only if {frame.text}"))
+        elif frame.kind == "try" and frame.text == "conflict" and effect.kind == "external":
+            found.append(("dedupe check", "a repeat is refused with 409 Conflict, which the job treats as done"))
         elif frame.kind in ("except", "notfound") and _not_found_of_own_model(frame, effect):
             found.append(("dedupe check", "only when a lookup found no record (`except ...DoesNotExist`)"))
         elif frame.kind == "with" and any(analysis.is_lock(manager) for manager in frame.exprs):

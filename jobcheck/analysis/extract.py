@@ -619,7 +619,9 @@ class _Walker:
 
     def _walk_try(self, node: cst.CSTNode) -> None:
         types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
-        self._framed(Frame("try", types), [node.body])
+        # a handler that treats "409 Conflict" as done: the server refuses a repeat of the call
+        conflict = "conflict" if any(_mentions_conflict(h.body) for h in node.handlers) else ""
+        self._framed(Frame("try", types, text=conflict), [node.body])
         for handler in node.handlers:
             handled = (self.expr(handler.type),) if handler.type is not None else ()
             span = self.span(handler)
@@ -981,6 +983,22 @@ def _development_switch(test: cst.BaseExpression) -> bool:
     """`settings.DEBUG`, `DEBUG`, `app.config.TESTING`: a switch that is off in production."""
     parts = _dotted_parts(test)
     return parts is not None and parts[-1] in DEVELOPMENT_SWITCHES
+
+
+CONFLICT_NAMES = {"CONFLICT", "HTTP_409_CONFLICT", "HTTPConflict", "Conflict"}
+
+
+def _mentions_conflict(node: cst.CSTNode) -> bool:
+    """Whether a block compares with 409 or names HTTP's Conflict status."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Integer) and current.value == "409":
+            return True
+        if isinstance(current, cst.Name) and current.value in CONFLICT_NAMES:
+            return True
+        stack.extend(current.children)
+    return False
 
 
 def _negated(test: str) -> str:
