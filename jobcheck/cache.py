@@ -11,6 +11,7 @@ that jobcheck itself wrote: the folder is local and never shared.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -27,6 +28,7 @@ DEFAULT_FOLDER = ".jobcheck_cache"
 FACT_MODULES = ("analysis/extract.py", "analysis/positions.py", "model.py", "engine.py")
 
 
+@functools.lru_cache(maxsize=None)
 def _environment() -> bytes:
     """What besides jobcheck's code shapes the results: the interpreter and the parsing libraries
     (a cache shared by two virtualenvs, or kept across an upgrade, must not mix them). Read
@@ -47,24 +49,28 @@ def _environment() -> bytes:
     return "\0".join(parts).encode()
 
 
-def _facts_code() -> str:
-    digest = hashlib.sha256(_environment())
+@functools.lru_cache(maxsize=None)
+def _fingerprint(scope: str) -> str:
+    """A hash of the environment and of jobcheck's files that shape results: "facts" the
+    fact extraction only (facts entries), "run" all its code and rule data (run entries)."""
     package = Path(__file__).resolve().parent
-    for name in FACT_MODULES:
+    if scope == "facts":
+        paths = [package / name for name in FACT_MODULES]
+    else:
+        from jobcheck.knowledge import data_dir
+
+        paths = sorted([*package.rglob("*.py"), *data_dir().rglob("*.yaml")])
+    digest = hashlib.sha256(_environment())
+    for path in paths:
         try:
-            digest.update((package / name).read_bytes())
+            digest.update(path.as_posix().encode() + path.read_bytes())
         except OSError:
             pass
     return digest.hexdigest()
 
 
-_FACTS_CODE: Dict[str, str] = {}
-
-
 def facts_code() -> str:
-    if "code" not in _FACTS_CODE:
-        _FACTS_CODE["code"] = _facts_code()
-    return _FACTS_CODE["code"]
+    return _fingerprint("facts")
 
 
 class _PickleStore:
@@ -140,7 +146,7 @@ class RunCache(_PickleStore):
 
     @staticmethod
     def key(slot: str, files: Dict[str, bytes], extra: Iterable[Tuple[str, bytes]]) -> str:
-        digest = hashlib.blake2b(slot.encode() + _code_fingerprint().encode(), digest_size=32)
+        digest = hashlib.blake2b(slot.encode() + _fingerprint("run").encode(), digest_size=32)
         for rel in sorted(files):
             digest.update(rel.encode("utf-8", "surrogatepass") + b"\0")
             digest.update(hashlib.blake2b(files[rel], digest_size=16).digest())
@@ -157,22 +163,3 @@ class RunCache(_PickleStore):
 
     def put(self, slot: str, key: str, value: object) -> None:
         self._save(slot, (key, value))
-
-
-_CODE: Dict[str, str] = {}
-
-
-def _code_fingerprint() -> str:
-    """A hash of jobcheck's code and rule data: results depend on all of it."""
-    if "all" not in _CODE:
-        from jobcheck.knowledge import data_dir
-
-        digest = hashlib.sha256(_environment())
-        package = Path(__file__).resolve().parent
-        for path in sorted([*package.rglob("*.py"), *data_dir().rglob("*.yaml")]):
-            try:
-                digest.update(path.as_posix().encode() + path.read_bytes())
-            except OSError:
-                pass
-        _CODE["all"] = digest.hexdigest()
-    return _CODE["all"]

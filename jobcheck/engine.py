@@ -44,18 +44,20 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) ->
     """Per-file facts from the file's bytes; a file that does not parse gives error facts."""
     from jobcheck.analysis import extract
 
-    refused = _refused_by_python(data)
+    refused, python_error = _python_parse(data)
     if refused is not None:
         return extract.syntax_error_facts(rel, module_name, is_package, _Plain(refused))
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, RECURSION_LIMIT))  # the walk recurses once per level of nesting
     try:
-        return _parse_and_extract(data, rel, module_name, is_package)
+        return _parse_and_extract(data, rel, module_name, is_package, python_error)
     finally:
         sys.setrecursionlimit(limit)
 
 
-def _parse_and_extract(data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
+def _parse_and_extract(
+    data: bytes, rel: str, module_name: str, is_package: bool, python_error: Optional[SyntaxError]
+) -> ModuleFacts:
     import libcst as cst
 
     from jobcheck.analysis import extract
@@ -63,7 +65,7 @@ def _parse_and_extract(data: bytes, rel: str, module_name: str, is_package: bool
     try:
         module = cst.parse_module(data)
     except cst.ParserSyntaxError as error:
-        return extract.syntax_error_facts(rel, module_name, is_package, _locate_syntax_error(data) or error)
+        return extract.syntax_error_facts(rel, module_name, is_package, _located(python_error) or error)
     except (UnicodeDecodeError, LookupError, SyntaxError, ValueError) as error:
         # undecodable bytes, an unknown coding cookie, a NUL byte
         message = f"cannot decode or tokenize the file: {error}".splitlines()[0]
@@ -78,10 +80,15 @@ RECURSION_LIMIT = 10_000
 
 
 def _refused_by_python(data: bytes) -> Optional[str]:
-    """Why CPython itself cannot compile the file, when the reason would crash the CST parser:
-    nesting too deep (libcst's native parser overflows the C stack, killing the process, from
-    about 2,000 levels). CPython's parser reports these safely; other syntax errors, and syntax
-    newer than the running Python, are left to libcst."""
+    return _python_parse(data)[0]
+
+
+def _python_parse(data: bytes) -> Tuple[Optional[str], Optional[SyntaxError]]:
+    """CPython's own parse of the file, once: why it refuses the file when the reason would crash
+    the CST parser (nesting too deep: libcst's native parser overflows the C stack, killing the
+    process, from about 2,000 levels), and the syntax error it found, which places errors better
+    than libcst does. Other syntax errors, and syntax newer than the running Python, are left to
+    libcst."""
     import ast
     import warnings
 
@@ -90,26 +97,26 @@ def _refused_by_python(data: bytes) -> Optional[str]:
             warnings.simplefilter("ignore")  # `invalid escape sequence` and the like are not ours to report
             tree = ast.parse(data)
     except RecursionError:
-        return "nesting too deep to parse"
+        return "nesting too deep to parse", None
     except MemoryError:
-        return "nesting too deep or file too large to parse"
+        return "nesting too deep or file too large to parse", None
     except ValueError as error:  # a NUL byte (Python < 3.12)
-        return str(error).splitlines()[0] if str(error) else "cannot be parsed"
+        return (str(error).splitlines()[0] if str(error) else "cannot be parsed"), None
     except SyntaxError as error:
         message = str(error.msg or "")
         if "null bytes" in message:
-            return message
+            return message, None
         if "too many nested parentheses" in message and _bracket_depth(data) > 200:
             # (before 3.12 the tokenizer also counts brackets inside f-strings: `f"{" + "(" * 250 + "}"`)
-            return message
-        return None
+            return message, None
+        return None, error
     stack = [(tree, 1)]
     while stack:
         node, level = stack.pop()
         if level > MAX_NESTING:
-            return f"nesting deeper than {MAX_NESTING} levels; not analysed"
+            return f"nesting deeper than {MAX_NESTING} levels; not analysed", None
         stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
-    return None
+    return None, None
 
 
 def _bracket_depth(data: bytes) -> int:
@@ -152,20 +159,14 @@ def _analyse_job(job: Tuple[bytes, str, str, bool]) -> "ModuleFacts | str":
         return internal_error_message(error)
 
 
-def _locate_syntax_error(data: bytes) -> Optional[Exception]:
-    """CPython's own parser places syntax errors better than libcst's; ask it on failure."""
-    import ast
-
-    try:
-        ast.parse(data)
-    except SyntaxError as error:
-        plain = _Plain(error.msg)
-        plain.raw_line = error.lineno or 1  # type: ignore[attr-defined]
-        plain.raw_column = max((error.offset or 1) - 1, 0)  # type: ignore[attr-defined]
-        return plain
-    except (ValueError, RecursionError, MemoryError):
+def _located(error: Optional[SyntaxError]) -> Optional[Exception]:
+    """CPython's syntax error, as the message and place reported for JC001."""
+    if error is None:
         return None
-    return None
+    plain = _Plain(error.msg)
+    plain.raw_line = error.lineno or 1  # type: ignore[attr-defined]
+    plain.raw_column = max((error.offset or 1) - 1, 0)  # type: ignore[attr-defined]
+    return plain
 
 
 class _Plain(Exception):

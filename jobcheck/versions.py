@@ -16,15 +16,19 @@ from typing import Dict, Iterable, List, Optional, Tuple
 Version = Tuple[int, ...]
 
 
-LOCKS = ("uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock")
+TOML_LOCKS = ("uv.lock", "poetry.lock", "pdm.lock")
+PIPFILE_LOCK = "Pipfile.lock"
 SPECS = ("Pipfile", "pyproject.toml", "setup.py", "setup.cfg")
 
 
 def input_files(root: Path) -> List[Path]:
     """Every file versions are read from (a cached run is valid only while they are unchanged)."""
-    found = [root / name for name in (*LOCKS, *SPECS)]
-    found += sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
-    return found
+    return [root / name for name in (*TOML_LOCKS, PIPFILE_LOCK)] + _spec_files(root)
+
+
+def _spec_files(root: Path) -> List[Path]:
+    requirements = sorted(root.glob("requirements*.txt")) + sorted(root.glob("requirements/*.txt"))
+    return requirements + [root / name for name in SPECS]
 
 
 def declared_versions(root: Path, packages: Iterable[str]) -> Dict[str, Version]:
@@ -49,12 +53,12 @@ def _read(path: Path) -> str:
 
 
 def _from_locks(root: Path, package: str) -> Optional[Version]:
-    for name in LOCKS[:3]:
+    for name in TOML_LOCKS:
         text = _read(root / name)
         match = re.search(rf'name = "{re.escape(package)}"\s*\nversion = "([^"]+)"', text)
         if match:
             return parse(match.group(1))
-    text = _read(root / LOCKS[3])
+    text = _read(root / PIPFILE_LOCK)
     if text:
         try:
             data = json.loads(text)
@@ -68,9 +72,7 @@ def _from_locks(root: Path, package: str) -> Optional[Version]:
 
 
 def _from_specs(root: Path, package: str) -> Optional[Version]:
-    texts = [_read(path) for path in sorted(root.glob("requirements*.txt"))]
-    texts += [_read(path) for path in sorted(root.glob("requirements/*.txt"))]
-    texts += [_read(root / name) for name in SPECS]
+    texts = [_read(path) for path in _spec_files(root)]
     spec = re.compile(rf"(?<![\w-]){re.escape(package)}\s*(?:\[[^\]]*\])?\s*\"?\s*(?:=\s*\")?\s*(==|<=|<|~=)\s*([\d.]+)", re.I)
     for text in texts:
         match = spec.search(text)

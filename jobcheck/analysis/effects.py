@@ -66,8 +66,6 @@ class Typer:
         self._models: Dict[str, Optional[str]] = {}
 
     def is_model(self, target: Target) -> bool:
-        if target.kind != "class" or target.cls is None or target.module is None:
-            return False
         return self.orm_of(target) is not None
 
     def orm_of(self, target: Target) -> Optional[str]:
