@@ -40,16 +40,24 @@ class RunResult:
     absent: int = 0  # baseline entries no longer found
 
 
-def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
-    """Per-file facts from the file's bytes; a file that does not parse gives error facts."""
+def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool, cheap: bool = False) -> ModuleFacts:
+    """Per-file facts from the file's bytes; a file that does not parse gives error facts.
+
+    `cheap`: read the facts from CPython's `ast` (modules read only for the project index);
+    otherwise from libcst. Both give the same facts; a file `ast` cannot read goes to libcst,
+    which places its syntax error."""
     from jobcheck.analysis import extract
 
-    refused, python_error = _python_parse(data)
+    refused, python_error, tree = _python_parse(data)
     if refused is not None:
         return extract.syntax_error_facts(rel, module_name, is_package, _Plain(refused))
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, RECURSION_LIMIT))  # the walk recurses once per level of nesting
     try:
+        if cheap and tree is not None:
+            from jobcheck.analysis import extract_ast
+
+            return extract_ast.extract(tree, extract_ast.decode(data), rel, module_name, is_package)
         return _parse_and_extract(data, rel, module_name, is_package, python_error)
     finally:
         sys.setrecursionlimit(limit)
@@ -83,12 +91,12 @@ def _refused_by_python(data: bytes) -> Optional[str]:
     return _python_parse(data)[0]
 
 
-def _python_parse(data: bytes) -> Tuple[Optional[str], Optional[SyntaxError]]:
+def _python_parse(data: bytes) -> Tuple[Optional[str], Optional[SyntaxError], Optional[Any]]:
     """CPython's own parse of the file, once: why it refuses the file when the reason would crash
     the CST parser (nesting too deep: libcst's native parser overflows the C stack, killing the
-    process, from about 2,000 levels), and the syntax error it found, which places errors better
-    than libcst does. Other syntax errors, and syntax newer than the running Python, are left to
-    libcst."""
+    process, from about 2,000 levels), the syntax error it found, which places errors better
+    than libcst does, and the tree when it parsed. Other syntax errors, and syntax newer than the
+    running Python, are left to libcst."""
     import ast
     import warnings
 
@@ -97,26 +105,26 @@ def _python_parse(data: bytes) -> Tuple[Optional[str], Optional[SyntaxError]]:
             warnings.simplefilter("ignore")  # `invalid escape sequence` and the like are not ours to report
             tree = ast.parse(data)
     except RecursionError:
-        return "nesting too deep to parse", None
+        return "nesting too deep to parse", None, None
     except MemoryError:
-        return "nesting too deep or file too large to parse", None
+        return "nesting too deep or file too large to parse", None, None
     except ValueError as error:  # a NUL byte (Python < 3.12)
-        return (str(error).splitlines()[0] if str(error) else "cannot be parsed"), None
+        return (str(error).splitlines()[0] if str(error) else "cannot be parsed"), None, None
     except SyntaxError as error:
         message = str(error.msg or "")
         if "null bytes" in message:
-            return message, None
+            return message, None, None
         if "too many nested parentheses" in message and _bracket_depth(data) > 200:
             # (before 3.12 the tokenizer also counts brackets inside f-strings: `f"{" + "(" * 250 + "}"`)
-            return message, None
-        return None, error
+            return message, None, None
+        return None, error, None
     stack = [(tree, 1)]
     while stack:
         node, level = stack.pop()
         if level > MAX_NESTING:
-            return f"nesting deeper than {MAX_NESTING} levels; not analysed", None
+            return f"nesting deeper than {MAX_NESTING} levels; not analysed", None, None
         stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
-    return None, None
+    return None, None, tree
 
 
 def _bracket_depth(data: bytes) -> int:
@@ -150,11 +158,11 @@ def _start_pool(jobs: int):
     return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
 
 
-def _analyse_job(job: Tuple[bytes, str, str, bool]) -> "ModuleFacts | str":
+def _analyse_job(job: Tuple[bytes, str, str, bool, bool]) -> "ModuleFacts | str":
     """Facts for one file, or the text of an internal error (runs in a worker process)."""
-    data, rel, name, is_package = job
+    data, rel, name, is_package, cheap = job
     try:
-        return analyse_source(data, rel, name, is_package)
+        return analyse_source(data, rel, name, is_package, cheap)
     except Exception as error:  # a bug in jobcheck must not stop the run
         return internal_error_message(error)
 
@@ -209,8 +217,9 @@ class SourceSet:
             self.by_module.setdefault(name, source.rel)
 
     def parse(self, rel: str) -> Optional[ModuleFacts]:
+        """A module the analysis reached through the index (a helper, a model): read with `ast`."""
         if rel not in self.parsed and rel in self.data and not self._from_cache(rel):
-            self._store(rel, _analyse_job((self.data[rel], rel, *self.names[rel])))
+            self._store(rel, _analyse_job((self.data[rel], rel, *self.names[rel], True)))
         return self.parsed.get(rel)
 
     def analysis_notifications(self) -> List[Notification]:
@@ -220,13 +229,14 @@ class SourceSet:
         return self.notifications + [n for n in failed if n.path in self.requested]
 
     def parse_many(self, rels: Sequence[str], prefetch: bool = False) -> List[ModuleFacts]:
-        """Parse files, fanned out over processes when there are enough to pay for it."""
+        """Parse files, fanned out over processes when there are enough to pay for it: the
+        selected job modules with libcst, prefetched helpers with `ast`."""
         if not prefetch:
             self.requested.update(rels)
         todo = [
             rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data and not self._from_cache(rel)
         ]
-        jobs = [(self.data[rel], rel, *self.names[rel]) for rel in todo]
+        jobs = [(self.data[rel], rel, *self.names[rel], prefetch) for rel in todo]
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
             if self._pool is None:
                 self._pool = _start_pool(self.jobs)

@@ -7,6 +7,7 @@ a function-local name stays local.
 
 from __future__ import annotations
 
+import ast
 import builtins
 from dataclasses import fields, is_dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
@@ -164,9 +165,9 @@ def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
     stack: List[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        if isinstance(node, cst.IndentedBlock):
             stack.extend(node.body)
-        elif isinstance(node, cst.SimpleStatementLine):
+        elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for statement in node.body:
                 small(statement)
         elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
@@ -297,7 +298,7 @@ class _Walker:
         for statement in _flatten_top_level(module.body):
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 self.module_names.add(statement.name.value)
-            elif isinstance(statement, cst.SimpleStatementLine):
+            elif isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 for small in statement.body:
                     if isinstance(small, cst.Import):
                         self._record_import(small, self.imports)
@@ -364,15 +365,14 @@ class _Walker:
             head = self.resolve_name(parts[0])
             qname = ".".join([head.qname, *parts[1:]])
             return Name(qname, head.kind)
+        if isinstance(node, (cst.FormattedString, cst.ConcatenatedString)) and _has_fstring(node):
+            # an f-string: its literal text, with `{}` for each substitution (URLs, for their paths)
+            return Unknown(f"f-string:{_fstring_text(node)}")
         if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
             try:
                 return Const(node.evaluated_value)
             except Exception:
                 return Unknown("string")
-        if isinstance(node, cst.FormattedString):
-            # an f-string: its literal text, with `{}` for each substitution (URLs, for their paths)
-            text = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in node.parts)
-            return Unknown(f"f-string:{text}")
         if isinstance(node, cst.Integer):
             return Const(node.evaluated_value)
         if isinstance(node, cst.Float):
@@ -663,7 +663,9 @@ class _Walker:
     def _walk_dict(self, node: cst.Dict) -> None:
         if not any(scope.kind == "function" for scope in self.scopes):
             for element in node.elements:
-                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                if isinstance(element, cst.DictElement) and isinstance(
+                    element.key, (cst.SimpleString, cst.ConcatenatedString)
+                ):
                     value = element.key.evaluated_value
                     if isinstance(value, str):
                         self.dict_keys.append((value, self.span(element.key)))
@@ -1001,6 +1003,45 @@ def _mentions_conflict(node: cst.CSTNode) -> bool:
     return False
 
 
+def _has_fstring(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.ConcatenatedString):
+        return _has_fstring(node.left) or _has_fstring(node.right)
+    return isinstance(node, cst.FormattedString)
+
+
+def _fstring_text(node: cst.BaseExpression) -> str:
+    """The literal text of an f-string (implicitly concatenated parts included) as Python reads
+    it, `{}` for each substitution."""
+    if isinstance(node, cst.ConcatenatedString):
+        return _fstring_text(node.left) + _fstring_text(node.right)
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else ""
+    if not isinstance(node, cst.FormattedString):
+        return ""
+    return "".join(_literal(p.value, node) if isinstance(p, cst.FormattedStringText) else _substitution(p) for p in node.parts)
+
+
+def _substitution(part: cst.FormattedStringExpression) -> str:
+    """`{}`; `{x=}` keeps its `x=` as literal text, as Python does."""
+    if part.equal is None:
+        return "{}"
+    expression = cst.Module([]).code_for_node(part.expression)
+    before, after = part.whitespace_before_expression, part.equal.whitespace_before
+    spaces = [getattr(w, "value", "") for w in (before, after, part.equal.whitespace_after)]
+    return f"{spaces[0]}{expression}{spaces[1]}={spaces[2]}{{}}"
+
+
+def _literal(raw: str, node: cst.FormattedString) -> str:
+    """An f-string's literal part as written -> as read: escapes, `{{` and `}}`."""
+    if "\\" in raw and "r" not in node.prefix.lower():
+        try:
+            raw = ast.literal_eval(node.quote + raw + node.quote)
+        except (SyntaxError, ValueError):
+            pass
+    return raw.replace("{{", "{").replace("}}", "}")
+
+
 def _negated(test: str) -> str:
     """The condition under which an `else` arm runs, as text: `not (a and b)`, `sent` for `not sent`."""
     if test.startswith("not ") and " and " not in test and " or " not in test:
@@ -1039,6 +1080,8 @@ def _flatten_top_level(body: Sequence[cst.CSTNode]) -> List[cst.CSTNode]:
                 stack.append(block)
             elif isinstance(block, cst.IndentedBlock):
                 stack.extend(reversed(block.body))
+            elif isinstance(block, cst.SimpleStatementSuite):
+                stack.append(block)  # `if TYPE_CHECKING: import x`
     return result
 
 

@@ -1,0 +1,1015 @@
+"""The same facts as `extract`, from CPython's `ast` instead of libcst: about seven times
+cheaper per line (no concrete syntax tree to build, positions come with the nodes).
+
+Used for modules the analysis reads only for the project index (helpers reached through
+calls, models, settings); the modules that define or send jobs stay on libcst. The two
+walks must give identical facts: tests compare them on every fixture and on generated
+code. The walker subclasses libcst's and overrides what reads nodes; scopes, name
+resolution and the assembly of facts are shared.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import io
+import re
+import tokenize
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from jobcheck.analysis.extract import (
+    CONFLICT_NAMES,
+    DEVELOPMENT_SWITCHES,
+    MAX_EXPR_DEPTH,
+    _negated,
+    _opposite,
+    _RawParam,
+    _Scope,
+    _Walker,
+)
+from jobcheck.model import (
+    AssignFact,
+    Attr,
+    BinOp,
+    Call,
+    CallFact,
+    Collection,
+    Const,
+    Expr,
+    Frame,
+    FunctionFact,
+    ModuleFacts,
+    Name,
+    Param,
+    Span,
+    Subscript,
+    Unknown,
+)
+
+_SINGLETONS = {True: "True", False: "False", None: "None"}
+_TRY_TYPES = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
+_MATCH = getattr(ast, "Match", None)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_WITHS = (ast.With, ast.AsyncWith)
+_FORS = (ast.For, ast.AsyncFor)
+
+# libcst's names for operators and for expressions that are kept as Unknown(type name)
+_OPERATORS = {
+    "Add": "Add",
+    "Sub": "Subtract",
+    "Mult": "Multiply",
+    "MatMult": "MatrixMultiply",
+    "Div": "Divide",
+    "FloorDiv": "FloorDivide",
+    "Mod": "Modulo",
+    "Pow": "Power",
+    "LShift": "LeftShift",
+    "RShift": "RightShift",
+    "BitOr": "BitOr",
+    "BitAnd": "BitAnd",
+    "BitXor": "BitXor",
+}
+_CST_NAMES = {
+    "Compare": "Comparison",
+    "BoolOp": "BooleanOperation",
+    "UnaryOp": "UnaryOperation",
+    "Starred": "StarredElement",
+    "Slice": "Slice",
+}
+
+
+def extract(tree: ast.Module, text: str, path: str, module_name: str, is_package: bool) -> ModuleFacts:
+    """Facts of a module from its `ast` tree and its decoded text."""
+    walker = _AstWalker(module_name, is_package, _Source(text))
+    walker.collect_module_names(tree)
+    walker.walk_body(tree.body)
+    return ModuleFacts(
+        path=path,
+        module=module_name,
+        is_package=is_package,
+        imports=tuple(walker.imports.items()),
+        star_imports=tuple(walker.star_imports),
+        assigns=tuple(walker.assigns),
+        functions=tuple(walker.functions),
+        classes=tuple(walker.classes),
+        calls=tuple(walker.calls),
+        dict_keys=tuple(walker.dict_keys),
+        managed=tuple(walker.managed),
+    )
+
+
+def decode(data: bytes) -> str:
+    """The module's text as CPython reads it (coding cookie, BOM)."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)
+
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_IDENTIFIER = re.compile(r"\w+")
+
+
+class _Source:
+    """The module's lines, to turn `ast`'s UTF-8 byte columns into code-point columns and
+    to quote source text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = _LINE_BREAK.split(text)
+        self.line_starts = [0]
+        for match in _LINE_BREAK.finditer(text):
+            self.line_starts.append(match.end())
+
+    def column(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def offset(self, line: int, col: int) -> int:
+        return self.line_starts[line - 1] + col
+
+    def span(self, node: ast.AST) -> Span:
+        line, end_line = node.lineno, node.end_lineno or node.lineno
+        return (
+            line,
+            self.column(line, node.col_offset),
+            end_line,
+            self.column(end_line, node.end_col_offset or 0),
+        )
+
+    def segment(self, node: ast.AST) -> Tuple[int, int]:
+        line, col, end_line, end_col = self.span(node)
+        return self.offset(line, col), self.offset(end_line, end_col)
+
+
+def _dotted_parts(node: ast.AST) -> Optional[List[str]]:
+    parts: List[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, ast.Constant) and _is_singleton(node.value):
+        parts.append(_SINGLETONS[node.value])  # libcst reads `True`, `None` as names
+    else:
+        return None
+    parts.reverse()
+    return parts
+
+
+def _is_singleton(value: Any) -> bool:
+    return value is True or value is False or value is None
+
+
+def _name_of(node: ast.AST) -> Optional[str]:
+    """A plain name, `True`/`False`/`None` included (libcst's `Name`)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Constant) and _is_singleton(node.value):
+        return _SINGLETONS[node.value]
+    return None
+
+
+def _local_names(body: Sequence[ast.stmt]) -> Tuple[Set[str], Set[str]]:
+    """As `extract._local_names`: names bound in a function body, and its global/nonlocal names."""
+    names: Set[str] = set()
+    declared: Set[str] = set()
+
+    def bind(target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            names.add(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                bind(element)
+        elif isinstance(target, ast.Starred):
+            bind(target.value)
+
+    stack: List[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                bind(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            bind(node.target)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is not None:
+                    names.add(alias.asname)
+                else:
+                    names.add(alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    break
+                names.add(alias.asname if alias.asname is not None else alias.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, _FORS):
+            bind(node.target)
+            stack.extend(node.body)
+            stack.extend(node.orelse)
+        elif isinstance(node, (ast.While, ast.If)):
+            stack.extend(node.body)
+            stack.extend(node.orelse)
+        elif isinstance(node, _WITHS):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    bind(item.optional_vars)
+            stack.extend(node.body)
+        elif isinstance(node, _TRY_TYPES):
+            stack.extend(node.body)
+            for handler in node.handlers:
+                if handler.name is not None:
+                    names.add(handler.name)
+                stack.extend(handler.body)
+            stack.extend(node.orelse)
+            stack.extend(node.finalbody)
+        elif _MATCH is not None and isinstance(node, _MATCH):
+            for case in node.cases:
+                stack.extend(case.body)
+    return names, declared
+
+
+def _with_target(item: ast.withitem) -> Optional[str]:
+    """The name an item binds, as libcst's `asname` (a tuple target binds no single name)."""
+    return item.optional_vars.id if isinstance(item.optional_vars, ast.Name) else None
+
+
+def _exits(body: Sequence[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Continue))
+
+
+def _children(node: ast.AST) -> List[ast.AST]:
+    """Children in libcst's walk order, annotations left out."""
+    if isinstance(node, ast.Call):
+        return [node.func, *_call_arguments(node)]
+    if isinstance(node, ast.Dict):
+        return [child for key, value in zip(node.keys, node.values) for child in (key, value) if child is not None]
+    if isinstance(node, ast.keyword):
+        return [node.value]
+    result = []
+    for name, value in ast.iter_fields(node):
+        if name in _SKIPPED_FIELDS:
+            continue
+        if isinstance(value, ast.AST):
+            result.append(value)
+        elif isinstance(value, list):
+            result.extend(item for item in value if isinstance(item, ast.AST))
+    return result
+
+
+_SKIPPED_FIELDS = frozenset({"annotation", "returns", "ctx", "op", "ops", "type_comment", "type_params"})
+
+
+def _call_arguments(node: ast.Call) -> List[ast.AST]:
+    """Positional and keyword arguments in source order (`f(a=1, *rest)` is valid Python)."""
+    if not node.keywords or not node.args:
+        return [*node.args, *node.keywords]
+    return sorted([*node.args, *node.keywords], key=lambda n: (n.lineno, n.col_offset))
+
+
+def _calls_in(node: ast.AST) -> List[ast.Call]:
+    found: List[ast.Call] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call):
+            found.append(current)
+            continue
+        if not isinstance(current, ast.Lambda):
+            stack.extend(_children(current))
+    return found
+
+
+def _names_in(node: ast.AST) -> List[List[str]]:
+    found: List[List[str]] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        parts = _dotted_parts(current) if isinstance(current, (ast.Name, ast.Attribute, ast.Constant)) else None
+        if parts is not None:
+            found.append(parts)
+            continue
+        # libcst keeps an attribute's name and a keyword's name as `Name` nodes, read as names too
+        if isinstance(current, ast.Attribute):
+            found.append([current.attr])
+        elif isinstance(current, ast.keyword) and current.arg is not None:
+            found.append([current.arg])
+        elif isinstance(current, ast.arg):
+            found.append([current.arg])  # a lambda's parameter
+        stack.extend(_children(current))
+    return found
+
+
+def _flag_test(test: ast.AST) -> Optional[Tuple[str, bool]]:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        name = _name_of(test.operand)
+        return (name, False) if name is not None else None
+    name = _name_of(test)
+    return (name, True) if name is not None else None
+
+
+def _conjuncts(test: ast.AST) -> List[ast.AST]:
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return [part for value in test.values for part in _conjuncts(value)]
+    return [test]
+
+
+def _development_switch(test: ast.AST) -> bool:
+    parts = _dotted_parts(test)
+    return parts is not None and parts[-1] in DEVELOPMENT_SWITCHES
+
+
+def _mentions_conflict(body: Sequence[ast.stmt]) -> bool:
+    stack: List[ast.AST] = list(body)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Constant) and type(current.value) is int and current.value == 409:
+            return True
+        if isinstance(current, ast.Name) and current.id in CONFLICT_NAMES:
+            return True
+        if isinstance(current, ast.Attribute) and current.attr in CONFLICT_NAMES:
+            return True  # `status.HTTP_409_CONFLICT`
+        stack.extend(ast.iter_child_nodes(current))
+    return False
+
+
+def _flatten_top_level(body: Sequence[ast.stmt]) -> List[ast.stmt]:
+    """Top-level statements, looking into `if`/`try`/`with` blocks (guarded imports)."""
+    result: List[ast.stmt] = []
+    stack = list(reversed(body))
+    while stack:
+        statement = stack.pop()
+        result.append(statement)
+        blocks: List[ast.stmt] = []
+        if isinstance(statement, ast.If):
+            blocks = [*statement.body, *statement.orelse]
+        elif isinstance(statement, _TRY_TYPES) and not _is_try_star(statement):
+            blocks = [*statement.body, *(s for h in statement.handlers for s in h.body), *statement.orelse]
+        elif isinstance(statement, _WITHS):
+            blocks = list(statement.body)
+        stack.extend(reversed(blocks))
+    return result
+
+
+def _is_try_star(node: ast.AST) -> bool:
+    return type(node).__name__ == "TryStar"
+
+
+def _bound_names(target: ast.AST) -> List[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for e in target.elts for n in _bound_names(e)]
+    return []
+
+
+def _params(arguments: ast.arguments) -> List[_RawParam]:
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults: List[Optional[ast.AST]] = [None] * (len(positional) - len(arguments.defaults)) + list(arguments.defaults)
+    result = [_param(arg, "positional", default) for arg, default in zip(positional, defaults)]
+    if arguments.vararg is not None:
+        result.append(_param(arguments.vararg, "var_positional", None))
+    result.extend(_param(arg, "keyword", default) for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults))
+    if arguments.kwarg is not None:
+        result.append(_param(arguments.kwarg, "var_keyword", None))
+    return result
+
+
+def _param(arg: ast.arg, kind: str, default: Optional[ast.AST]) -> _RawParam:
+    raw = _RawParam.__new__(_RawParam)
+    raw.name, raw.kind, raw.default, raw.annotation = arg.arg, kind, default, arg.annotation
+    return raw
+
+
+def _defaults_in_walk_order(arguments: ast.arguments) -> List[ast.AST]:
+    """Default values in the order libcst's walk meets them: plain parameters, keyword-only,
+    then positional-only."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults = [None] * (len(positional) - len(arguments.defaults)) + list(arguments.defaults)
+    cut = len(arguments.posonlyargs)
+    ordered = [*defaults[cut:], *arguments.kw_defaults, *defaults[:cut]]
+    return [d for d in ordered if d is not None]
+
+
+class _AstWalker(_Walker):
+    def __init__(self, module_name: str, is_package: bool, source: _Source) -> None:
+        super().__init__(module_name, is_package, None)  # type: ignore[arg-type]
+        self.source = source
+
+    def span(self, node: ast.AST) -> Span:  # type: ignore[override]
+        return self.source.span(node)
+
+    def name_span(self, node: ast.AST, keyword: str) -> Span:
+        """The span of a `def`/`class` name (ast keeps the name as a string)."""
+        start = self.source.offset(node.lineno, self.source.column(node.lineno, node.col_offset))
+        match = re.compile(rf"(?:async\s+)?{keyword}(?:\s|\\\r?\n)+").match(self.source.text, start)
+        at = match.end() if match else start
+        line = bisect.bisect_right(self.source.line_starts, at)
+        col = at - self.source.line_starts[line - 1]
+        written = _IDENTIFIER.match(self.source.text, at)  # as written: `ast` normalises (NFKC)
+        return (line, col, line, col + (len(written.group()) if written else len(node.name)))
+
+    def text(self, node: ast.AST, limit: int = 120) -> str:
+        """The node's source as libcst quotes it: with the parentheses around it."""
+        start, end = self.source.segment(node)
+        source = self.source.text
+        while True:
+            before, after = _space_before(source, start), _space_after(source, end)
+            if before >= 0 and after < len(source) and source[before] == "(" and source[after] == ")":
+                start, end = before, after + 1
+            else:
+                break
+        text = " ".join(source[start:end].split())
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    def resolve_relative(self, node: ast.ImportFrom) -> str:  # type: ignore[override]
+        module = node.module or ""
+        level = node.level or 0
+        if not level:
+            return module
+        base = self.package.split(".") if self.package else []
+        if level > 1:
+            base = base[: len(base) - (level - 1)] if len(base) >= level - 1 else []
+        prefix = ".".join(base)
+        return ".".join(p for p in (prefix, module) if p)
+
+    def collect_module_names(self, module: ast.Module) -> None:  # type: ignore[override]
+        for statement in _flatten_top_level(module.body):
+            if isinstance(statement, (*_FUNCTIONS, ast.ClassDef)):
+                self.module_names.add(statement.name)
+            elif isinstance(statement, ast.Import):
+                self._record_import(statement, self.imports)
+            elif isinstance(statement, ast.ImportFrom):
+                self._record_import_from(statement, self.imports)
+            elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                for target in targets:
+                    self.module_names.update(_bound_names(target))
+
+    def _record_import(self, node: ast.Import, table: Dict[str, str]) -> None:  # type: ignore[override]
+        for alias in node.names:
+            if alias.asname is not None:
+                table[alias.asname] = alias.name
+            else:
+                head = alias.name.split(".")[0]
+                table[head] = head
+
+    def _record_import_from(self, node: ast.ImportFrom, table: Dict[str, str]) -> None:  # type: ignore[override]
+        source = self.resolve_relative(node)
+        if node.names and node.names[0].name == "*":
+            if table is self.imports and source:
+                self.star_imports.append(source)
+            return
+        for alias in node.names:
+            local = alias.asname if alias.asname is not None else alias.name
+            table[local] = f"{source}.{alias.name}" if source else alias.name
+
+    # -------------------------------------------------------------- expressions
+
+    def expr(self, node: Optional[ast.AST], depth: int = 0) -> Expr:  # type: ignore[override]
+        if node is None:
+            return Const(None)
+        if depth > MAX_EXPR_DEPTH:
+            return Unknown(_cst_name(node))
+        parts = _dotted_parts(node)
+        if parts is not None:
+            if len(parts) == 1 and parts[0] in ("True", "False", "None"):
+                return Const({"True": True, "False": False, "None": None}[parts[0]])
+            head = self.resolve_name(parts[0])
+            return Name(".".join([head.qname, *parts[1:]]), head.kind)
+        if isinstance(node, ast.Constant):
+            return _constant(node)
+        if isinstance(node, ast.JoinedStr):
+            return Unknown("f-string:" + _fstring_text(node))
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        if isinstance(node, ast.Attribute):
+            return Attr(self.expr(node.value, depth + 1), node.attr)
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            items = tuple(self.expr(e.value if isinstance(e, ast.Starred) else e, depth + 1) for e in node.elts)
+            kind = {ast.List: "list", ast.Tuple: "tuple", ast.Set: "set"}[type(node)]
+            if all(isinstance(i, Const) for i in items) and not any(isinstance(e, ast.Starred) for e in node.elts):
+                values = tuple(i.value for i in items)
+                return Const(list(values) if kind == "list" else values if kind == "tuple" else frozenset(values))
+            return Collection(kind, items)
+        if isinstance(node, ast.Dict):
+            keys = [self.expr(k, depth + 1) if k is not None else Unknown("**") for k in node.keys]
+            values = [self.expr(v, depth + 1) for v in node.values]
+            if all(isinstance(k, Const) for k in keys) and all(isinstance(v, Const) for v in values):
+                try:
+                    return Const({k.value: v.value for k, v in zip(keys, values)})
+                except TypeError:
+                    pass
+            return Collection("dict", tuple(values), tuple(keys))
+        if isinstance(node, ast.Await):
+            return self.expr(node.value, depth + 1)
+        if isinstance(node, ast.IfExp) and _development_switch(node.test):
+            return self.expr(node.orelse, depth + 1)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            inner = self.expr(node.operand, depth + 1)
+            if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+                return Const(-inner.value)
+            return Unknown("unary")
+        if isinstance(node, ast.BinOp):
+            return self._binary(node, depth)
+        if isinstance(node, ast.Subscript):
+            return Subscript(self.expr(node.value, depth + 1), self._index(node.slice, depth))
+        return Unknown(_cst_name(node))
+
+    def _index(self, node: ast.AST, depth: int) -> Tuple[Expr, ...]:
+        """libcst's subscript elements: `x[a, b]` has two, a slice none."""
+        if isinstance(node, ast.Tuple) and not self._parenthesized(node):
+            return tuple(self.expr(e, depth + 1) for e in node.elts if not isinstance(e, ast.Slice))
+        if isinstance(node, ast.Slice):
+            return ()
+        return (self.expr(node, depth + 1),)
+
+    def _parenthesized(self, node: ast.AST) -> bool:
+        start, _ = self.source.segment(node)
+        return self.source.text[start : start + 1] == "("
+
+    def _binary(self, node: ast.BinOp, depth: int) -> Expr:  # type: ignore[override]
+        left = self.expr(node.left, depth + 1)
+        right = self.expr(node.right, depth + 1)
+        operator = _OPERATORS.get(type(node.op).__name__, type(node.op).__name__)
+        if not (isinstance(left, Const) and isinstance(right, Const)):
+            return BinOp(operator, left, right)
+        a, b = left.value, right.value
+        try:
+            if operator == "Add" and type(a) is type(b) and isinstance(a, (int, float, str)):
+                return Const(a + b)
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+            if numeric and operator == "Multiply":
+                return Const(a * b)
+            if numeric and operator == "Subtract":
+                return Const(a - b)
+            if numeric and operator == "Divide" and b:
+                return Const(a / b)
+            if numeric and operator == "FloorDivide" and b:
+                return Const(a // b)
+            if numeric and operator == "Power" and abs(b) < 64:
+                return Const(a**b)
+        except Exception:
+            pass
+        return Unknown("binary")
+
+    def call(self, node: ast.Call, depth: int = 0) -> Call:  # type: ignore[override]
+        args: List[Expr] = []
+        kwargs: List[Tuple[str, Expr]] = []
+        star_args = star_kwargs = False
+        for arg in _call_arguments(node):
+            if isinstance(arg, ast.Starred):
+                star_args = True
+            elif isinstance(arg, ast.keyword) and arg.arg is None:
+                star_kwargs = True
+            elif isinstance(arg, ast.keyword):
+                kwargs.append((arg.arg, self.expr(arg.value, depth + 1)))
+            else:
+                args.append(self.expr(arg, depth + 1))
+        return Call(
+            func=self.expr(node.func, depth + 1),
+            args=tuple(args),
+            kwargs=tuple(kwargs),
+            star_args=star_args,
+            star_kwargs=star_kwargs,
+            span=self.span(node),
+        )
+
+    # -------------------------------------------------------------- the walk
+
+    def walk(self, node: ast.AST) -> None:  # type: ignore[override]
+        handler = _HANDLERS.get(type(node))
+        if handler is not None:
+            handler(self, node)
+        else:
+            self.walk_children(node)
+
+    def walk_children(self, node: ast.AST) -> None:  # type: ignore[override]
+        for child in _children(node):
+            self.walk(child)
+
+    def walk_body(self, body: Sequence[ast.stmt]) -> None:
+        """A statement block: an early exit (`if ...: return`) guards what follows it."""
+        depth = len(self.frames)
+        for statement in body:
+            self.walk(statement)
+            if isinstance(statement, ast.If) and not statement.orelse and _exits(statement.body):
+                self.frames.append(self._guard(statement))
+            elif isinstance(statement, _TRY_TYPES) and _exits(statement.body):
+                handled = tuple(
+                    self.expr(h.type) for h in statement.handlers if h.type is not None and not _exits(h.body)
+                )
+                if handled:
+                    self.frames.append(Frame("notfound", handled))
+        del self.frames[depth:]
+
+    def _framed_body(self, frame: Frame, body: Sequence[ast.stmt]) -> None:
+        self.frames.append(frame)
+        self.walk_body(body)
+        self.frames.pop()
+
+    def _guard(self, statement: ast.If) -> Frame:  # type: ignore[override]
+        calls = tuple(self.call(c) for c in _calls_in(statement.test))
+        names = tuple(sorted({".".join(p) for p in _names_in(statement.test)}))
+        scope = f"{self.module_name}:{self.current_scope()}"
+        return Frame("guard", calls, names, self.text(statement.test, 80), self.span(statement.test), scope)
+
+    def _walk_function(self, node: ast.FunctionDef) -> None:  # type: ignore[override]
+        self.visit_FunctionDef(node)
+        for decorator in node.decorator_list:
+            self.walk(decorator)
+        for default in _defaults_in_walk_order(node.args):
+            self.walk(default)
+        self.visit_FunctionDef_body(node)
+        outer_frames, self.frames = self.frames, []
+        self.walk_body(node.body)
+        self.frames = outer_frames
+        self.leave_FunctionDef_body(node)
+        self.leave_FunctionDef(node)
+
+    def _walk_if(self, node: ast.If) -> None:  # type: ignore[override]
+        self.walk(node.test)
+        test = self.span(node.test)
+        scope = f"{self.module_name}:{self.current_scope()}"
+        single = self._arm_test(node.test)
+        conjuncts = [] if single else [f for f in map(self._arm_test, _conjuncts(node.test)) if f]
+        then_flags = [single] if single else conjuncts
+        then = Frame("branch", tuple(w for _, w in then_flags), tuple(n for n, _ in then_flags), "then", test, scope)
+        condition = self._guard(node)
+        self.frames.append(replace(condition, kind="when"))
+        self._framed_body(then, node.body)
+        self.frames.pop()
+        if node.orelse:
+            names, exprs = ((single[0],), (_opposite(single[1]),)) if single else ((), ())
+            self.frames.append(replace(condition, kind="when", text=_negated(condition.text)))
+            self._framed_body(Frame("branch", exprs, names, "else", test, scope), node.orelse)
+            self.frames.pop()
+
+    def _arm_test(self, test: ast.AST) -> Optional[Tuple[str, Expr]]:  # type: ignore[override]
+        flag = _flag_test(test)
+        if flag is not None:
+            return flag[0], Const(flag[1])
+        if (
+            isinstance(test, ast.Compare)
+            and _name_of(test.left) is not None
+            and len(test.ops) == 1
+            and isinstance(test.ops[0], (ast.Eq, ast.Is))
+        ):
+            value = self.expr(test.comparators[0])
+            if isinstance(value, Const) or (isinstance(value, Name) and value.kind == "global"):
+                return _name_of(test.left), Collection("eq", (value,))
+        return None
+
+    def _walk_with(self, node: ast.With) -> None:  # type: ignore[override]
+        for item in node.items:
+            self.walk(item.context_expr)
+            target = _with_target(item)
+            if target is not None:
+                scope = self.scopes[-1] if self.scopes else None
+                if scope is not None and scope.kind == "function":
+                    scope.locals.setdefault(target, self.expr(item.context_expr))
+        managers = tuple(self.expr(item.context_expr) for item in node.items)
+        self.managed.extend(
+            self.span(item.context_expr) for item in node.items if isinstance(item.context_expr, ast.Call)
+        )
+        scope = f"{self.module_name}:{self.current_scope()}"
+        frame = Frame("with", managers, span=self.span(node.items[0].context_expr), scope=scope)
+        self._framed_body(frame, node.body)
+
+    def _walk_loop(self, node: ast.AST) -> None:  # type: ignore[override]
+        if isinstance(node, _FORS):
+            self.walk(node.iter)
+            scope = self.scopes[-1] if self.scopes else None
+            if scope is not None and scope.kind == "function" and isinstance(node.target, ast.Name):
+                scope.locals.setdefault(node.target.id, Subscript(self.expr(node.iter), (Unknown("element"),)))
+        else:
+            self.walk(node.test)
+        self._framed_body(Frame("loop"), node.body)
+        self.walk_body(node.orelse)
+
+    def _walk_comprehension(self, node: ast.AST) -> None:  # type: ignore[override]
+        self.frames.append(Frame("loop"))
+        self.walk_children(node)
+        self.frames.pop()
+
+    def _walk_try(self, node: ast.AST) -> None:  # type: ignore[override]
+        types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
+        conflict = "conflict" if any(_mentions_conflict(h.body) for h in node.handlers) else ""
+        self._framed_body(Frame("try", types, text=conflict), node.body)
+        for handler in node.handlers:
+            handled = (self.expr(handler.type),) if handler.type is not None else ()
+            span = self.span(handler)
+            if self.scopes and self.scopes[-1].kind == "function":
+                self.scopes[-1].handlers.append((handled, span))
+            self._framed_body(Frame("except", handled, span=span), handler.body)
+        self.walk_body(node.orelse)
+        if node.finalbody:
+            self._framed_body(Frame("finally"), node.finalbody)
+
+    def _walk_match(self, node: ast.AST) -> None:
+        self.walk(node.subject)
+        for case in node.cases:
+            self.walk_body(case.body)
+            if case.guard is not None:
+                self.walk(case.guard)
+
+    def _walk_lambda(self, node: ast.Lambda) -> None:  # type: ignore[override]
+        owner = self._calls[-1].func if self._calls else None
+        frame = Frame("callback", (self.expr(owner),) if owner is not None else ())
+        self._framed(frame, [node.body])
+
+    def _walk_await(self, node: ast.Await) -> None:  # type: ignore[override]
+        if isinstance(node.value, ast.Call):
+            self._awaited = node.value
+        self.walk(node.value)
+
+    def _walk_class(self, node: ast.ClassDef) -> None:  # type: ignore[override]
+        self.visit_ClassDef(node)
+        for child in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
+            self.walk(child)
+        self.visit_ClassDef_body(node)
+        self.walk_body(node.body)
+        self.leave_ClassDef_body(node)
+        self.leave_ClassDef(node)
+
+    def _walk_dict(self, node: ast.Dict) -> None:  # type: ignore[override]
+        if not any(scope.kind == "function" for scope in self.scopes):
+            for key in node.keys:
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self.dict_keys.append((key.value, self.span(key)))
+        self.walk_children(node)
+
+    def _walk_then_children(self, node: ast.AST) -> None:  # type: ignore[override]
+        _VISITS[type(node)](self, node)
+        self.walk_children(node)
+
+    # -------------------------------------------------------------- handlers
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:  # type: ignore[override]
+        bound, declared = _local_names(node.body)
+        params = _params(node.args)
+        names = (bound | {p.name for p in params}) - declared
+        enclosing_class = self.scopes[-1].qualname if self.scopes and self.scopes[-1].kind == "class" else None
+        parent = self.current_scope() or None
+        qualname = self.qualname(node.name)
+        fact = FunctionFact(
+            qualname=qualname,
+            name=node.name,
+            span=self.name_span(node, "def"),
+            decorators=tuple(self.expr(d) for d in node.decorator_list),
+            decorator_spans=tuple(self.span(d) for d in node.decorator_list),
+            decorator_texts=tuple(self.text(d) for d in node.decorator_list),
+            params=tuple(
+                Param(
+                    p.name,
+                    p.kind,
+                    self.expr(p.default) if p.default is not None else None,
+                    self.expr(p.annotation) if p.annotation is not None else None,
+                )
+                for p in params
+            ),
+            class_qualname=enclosing_class,
+            parent=parent,
+            is_async=isinstance(node, ast.AsyncFunctionDef),
+            return_annotation=self.expr(node.returns) if node.returns is not None else None,
+        )
+        self._function_stack.append((node, fact))
+        self._pending_scope = _Scope(qualname, "function", names)
+        if enclosing_class is not None and self._class_stack:
+            self._class_stack[-1][1]["methods"].append(node.name)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:  # type: ignore[override]
+        info: Dict[str, Any] = {
+            "qualname": self.qualname(node.name),
+            "name": node.name,
+            "span": self.name_span(node, "class"),
+            "bases": tuple(self.expr(b) for b in node.bases if not isinstance(b, ast.Starred)),
+            "keywords": (),  # as libcst's walk gives them (it reads keywords among the bases)
+            "decorators": tuple(self.expr(d) for d in node.decorator_list),
+            "attrs": [],
+            "methods": [],
+            "instance_attrs": {},
+            "parent": self.current_scope() or None,
+        }
+        self._class_stack.append((node, info))
+
+    def visit_Call(self, node: ast.Call) -> None:  # type: ignore[override]
+        awaited = self._awaited is node
+        frames = tuple(self.frames)
+        parts = _dotted_parts(node.func)
+        if parts and parts[-1] == "partial" and self._calls:
+            frames = (*frames, Frame("callback", (self.expr(self._calls[-1].func),)))
+        self.calls.append(CallFact(self.call(node), self.current_scope(), frames, awaited))
+
+    def _walk_call(self, node: ast.Call) -> None:  # type: ignore[override]
+        self.visit_Call(node)
+        self._calls.append(node)
+        self.walk_children(node)
+        self._calls.pop()
+
+    def visit_Import(self, node: ast.Import) -> None:  # type: ignore[override]
+        if self.scopes:
+            table: Dict[str, str] = {}
+            self._record_import(node, table)
+            self._bind_imports(table)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # type: ignore[override]
+        if self.scopes:
+            table: Dict[str, str] = {}
+            self._record_import_from(node, table)
+            self._bind_imports(table)
+
+    def visit_Return(self, node: ast.Return) -> None:  # type: ignore[override]
+        if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
+            value = self.expr(node.value)
+            self.scopes[-1].returns.append(value)
+            if value != Const(None):
+                handlers = [f.span for f in self.frames if f.kind == "except"]
+                if handlers:
+                    self.scopes[-1].handler_returns.append(handlers[-1])
+
+    def visit_Raise(self, node: ast.Raise) -> None:  # type: ignore[override]
+        if self.scopes and self.scopes[-1].kind == "function":
+            if node.exc is None:
+                exc: Expr = Unknown("reraise")
+            else:
+                exc = self.expr(node.exc.func if isinstance(node.exc, ast.Call) else node.exc)
+            self.scopes[-1].raises.append((exc, self.span(node), tuple(self.frames)))
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:  # type: ignore[override]
+        scope = self.current_scope()
+        parts = _dotted_parts(node.target)
+        if scope and parts is not None:
+            operator = _OPERATORS.get(type(node.op).__name__, type(node.op).__name__)
+            record = (".".join(parts), operator, self.expr(node.value), self.span(node), tuple(self.frames))
+            self._augmented.setdefault(scope, []).append(record)
+
+    def visit_Assign(self, node: ast.Assign) -> None:  # type: ignore[override]
+        for target in node.targets:
+            self._assign(target, node.value, node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:  # type: ignore[override]
+        if node.value is not None:
+            self._assign(node.target, node.value, node)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:  # type: ignore[override]
+        if self.scopes and self.scopes[-1].kind == "function":
+            self._assign(node.target, node.value, node)
+
+    def _assign(self, target: ast.AST, value: ast.AST, node: ast.AST) -> None:  # type: ignore[override]
+        if not self.scopes:
+            parts = _dotted_parts(target)
+            if parts is None:
+                return
+            text = ".".join(parts)
+            if len(parts) == 1:
+                qname = f"{self.module_name}.{text}" if self.module_name else text
+            else:
+                qname = ".".join([self.resolve_name(parts[0]).qname, *parts[1:]])
+            self.assigns.append(AssignFact(text, qname, self.expr(value), self.span(target)))
+            return
+        scope = self.scopes[-1]
+        name = target.id if isinstance(target, ast.Name) else None
+        if scope.kind == "class":
+            if name is not None and self._class_stack:
+                self._class_stack[-1][1]["attrs"].append((name, self.expr(value), self.span(target)))
+        elif name is not None and name not in scope.locals:
+            scope.locals[name] = self.expr(value)
+        elif name is not None:
+            scope.rebound.add(name)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id != "self":
+            record = (f"{target.value.id}.{target.attr}", self.expr(value), self.span(node), tuple(self.frames))
+            scope.attr_assigns.append(record)
+        elif (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "self"
+            and self._class_stack
+            and len(self.scopes) >= 2
+            and self.scopes[-2].kind == "class"
+        ):
+            attrs = self._class_stack[-1][1]["instance_attrs"]
+            attrs.setdefault(target.attr, (self.expr(value), scope.qualname))
+
+    def _skip(self, node: ast.AST) -> None:
+        pass
+
+
+_SPACE = " \t\f\r\n\\"
+
+
+def _space_before(source: str, at: int) -> int:
+    """The last position before `at` that is not white space, a line continuation or a comment."""
+    at -= 1
+    while at >= 0 and source[at] in _SPACE:
+        if source[at] == "\n":
+            line_start = source.rfind("\n", 0, at) + 1
+            comment = _comment_start(source[line_start:at])
+            if comment is not None:
+                at = line_start + comment  # the comment ends that line
+        at -= 1
+    return at
+
+
+def _comment_start(line: str) -> Optional[int]:
+    """Where a line's comment starts, outside string literals (None: no comment)."""
+    if "#" not in line:
+        return None
+    quote = ""
+    escaped = False
+    for index, char in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            return index
+    return None
+
+
+def _space_after(source: str, at: int) -> int:
+    """The first position from `at` that is not white space, a line continuation or a comment."""
+    while at < len(source):
+        if source[at] == "#":
+            at = source.find("\n", at)
+            if at < 0:
+                return len(source)
+        elif source[at] not in _SPACE:
+            break
+        at += 1
+    return at
+
+
+def _constant(node: ast.Constant) -> Expr:
+    value = node.value
+    if value is Ellipsis:
+        return Unknown("Ellipsis")
+    if isinstance(value, complex):
+        return Unknown("Imaginary")
+    return Const(value)
+
+
+def _cst_name(node: ast.AST) -> str:
+    name = type(node).__name__
+    return _CST_NAMES.get(name, name)
+
+
+def _fstring_text(node: ast.JoinedStr) -> str:
+    """An f-string's literal text with `{}` for each substitution."""
+    return "".join(
+        v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}" for v in node.values
+    )
+
+
+_HANDLERS: Dict[type, Any] = {
+    ast.FunctionDef: _AstWalker._walk_function,
+    ast.AsyncFunctionDef: _AstWalker._walk_function,
+    ast.ClassDef: _AstWalker._walk_class,
+    ast.Call: _AstWalker._walk_call,
+    ast.Import: _AstWalker.visit_Import,
+    ast.ImportFrom: _AstWalker.visit_ImportFrom,
+    ast.Assign: _AstWalker._walk_then_children,
+    ast.AnnAssign: _AstWalker._walk_then_children,
+    ast.AugAssign: _AstWalker._walk_then_children,
+    ast.NamedExpr: _AstWalker._walk_then_children,
+    ast.Return: _AstWalker._walk_then_children,
+    ast.Raise: _AstWalker._walk_then_children,
+    ast.Dict: _AstWalker._walk_dict,
+    ast.With: _AstWalker._walk_with,
+    ast.AsyncWith: _AstWalker._walk_with,
+    ast.If: _AstWalker._walk_if,
+    ast.For: _AstWalker._walk_loop,
+    ast.AsyncFor: _AstWalker._walk_loop,
+    ast.While: _AstWalker._walk_loop,
+    ast.ListComp: _AstWalker._walk_comprehension,
+    ast.SetComp: _AstWalker._walk_comprehension,
+    ast.DictComp: _AstWalker._walk_comprehension,
+    ast.GeneratorExp: _AstWalker._walk_comprehension,
+    ast.Lambda: _AstWalker._walk_lambda,
+    ast.Await: _AstWalker._walk_await,
+    ast.Constant: _AstWalker._skip,
+    ast.Name: _AstWalker._skip,
+}
+for _try in _TRY_TYPES:
+    _HANDLERS[_try] = _AstWalker._walk_try
+if _MATCH is not None:
+    _HANDLERS[_MATCH] = _AstWalker._walk_match
+
+_VISITS: Dict[type, Any] = {
+    ast.Assign: _AstWalker.visit_Assign,
+    ast.AnnAssign: _AstWalker.visit_AnnAssign,
+    ast.AugAssign: _AstWalker.visit_AugAssign,
+    ast.NamedExpr: _AstWalker.visit_NamedExpr,
+    ast.Return: _AstWalker.visit_Return,
+    ast.Raise: _AstWalker.visit_Raise,
+}
