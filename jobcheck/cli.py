@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -295,6 +296,7 @@ def rule(code) -> None:
 
 def run() -> None:
     """Entry point: no input ends in a traceback; usage errors are one line and exit 2."""
+    gc.disable()  # a one-shot process: see engine._without_cycle_collection
     try:
         code = main(standalone_mode=False)
     except click.exceptions.Exit as done:  # --help, --version

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from contextlib import contextmanager
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from jobcheck import files as file_discovery
 from jobcheck import prefilter
@@ -48,19 +50,26 @@ def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool, ch
     which places its syntax error."""
     from jobcheck.analysis import extract
 
-    refused, python_error, tree = _python_parse(data)
+    refused, python_error, tree = _python_parse(data, check_nesting=not cheap)
     if refused is not None:
         return extract.syntax_error_facts(rel, module_name, is_package, _Plain(refused))
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, RECURSION_LIMIT))  # the walk recurses once per level of nesting
     try:
         if cheap and tree is not None:
-            from jobcheck.analysis import extract_ast
-
-            return extract_ast.extract(tree, extract_ast.decode(data), rel, module_name, is_package)
+            return _extract_from_ast(tree, data, rel, module_name, is_package)
         return _parse_and_extract(data, rel, module_name, is_package, python_error)
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _extract_from_ast(tree: Any, data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
+    from jobcheck.analysis import extract, extract_ast
+
+    try:
+        return extract_ast.extract(tree, extract_ast.decode(data), rel, module_name, is_package)
+    except RecursionError:  # (CPython's parser accepts some 6,000 levels)
+        return extract.syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to analyse"))
 
 
 def _parse_and_extract(
@@ -91,12 +100,13 @@ def _refused_by_python(data: bytes) -> Optional[str]:
     return _python_parse(data)[0]
 
 
-def _python_parse(data: bytes) -> Tuple[Optional[str], Optional[SyntaxError], Optional[Any]]:
+def _python_parse(data: bytes, check_nesting: bool = True) -> Tuple[Optional[str], Optional[SyntaxError], Optional[Any]]:
     """CPython's own parse of the file, once: why it refuses the file when the reason would crash
     the CST parser (nesting too deep: libcst's native parser overflows the C stack, killing the
     process, from about 2,000 levels), the syntax error it found, which places errors better
     than libcst does, and the tree when it parsed. Other syntax errors, and syntax newer than the
-    running Python, are left to libcst."""
+    running Python, are left to libcst. The nesting check (a walk over every node) is for
+    files going to libcst only."""
     import ast
     import warnings
 
@@ -118,6 +128,8 @@ def _python_parse(data: bytes) -> Tuple[Optional[str], Optional[SyntaxError], Op
             # (before 3.12 the tokenizer also counts brackets inside f-strings: `f"{" + "(" * 250 + "}"`)
             return message, None, None
         return None, error, None
+    if not check_nesting:
+        return None, None, tree
     stack = [(tree, 1)]
     while stack:
         node, level = stack.pop()
@@ -411,6 +423,33 @@ def run(
     """Check `paths`. Files named one by one (pre-commit) or read from stdin (editors, as
     `stdin` = (the file's path, its text)) are checked in their project's context: the
     whole project is read for tasks, helpers and settings, and only their findings are kept."""
+    with _without_cycle_collection():
+        return _run(paths, config, catalog, codes, jobs, stdin, cache_dir)
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """A run builds a large graph of facts that lives until the run ends and holds almost no
+    reference cycles; the cyclic collector would traverse all of it again and again (a fifth
+    of a cold run on saleor) to free nothing. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(
+    paths: List[Path],
+    config: Config,
+    catalog: Catalog,
+    codes: Iterable[str],
+    jobs: int,
+    stdin: Optional[Tuple[Path, bytes]],
+    cache_dir: Optional[Path],
+) -> RunResult:
     from jobcheck.cache import FactsCache, RunCache
 
     result = RunResult(root=config.root)

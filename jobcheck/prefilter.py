@@ -11,7 +11,7 @@ into it (a helper a task calls, a settings module).
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, Pattern, Set
+from typing import Dict, Iterable, Optional, Pattern, Set
 
 from jobcheck.model import ModuleFacts
 
@@ -27,6 +27,7 @@ class SymbolNeedles:
     def __init__(self) -> None:
         self.symbols: Dict[str, Set[str]] = {}
         self.package_symbols: Set[str] = set()  # reachable as `from .. import name`
+        self.import_texts: Dict[bytes, bytes] = {}  # a file's import statements, kept over the rounds
 
     def known(self) -> Set[str]:
         return {name for names in self.symbols.values() for name in names}
@@ -43,7 +44,7 @@ class SymbolNeedles:
         self.add(facts.module, {local for local, _ in facts.imports} & known, facts.is_package)
 
     def matcher(self) -> "NeedleMatcher":
-        return NeedleMatcher(self.symbols, self.package_symbols)
+        return NeedleMatcher(self.symbols, self.package_symbols, self.import_texts)
 
 
 RELATIVE_PACKAGE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.+[ \t]+import\b", re.MULTILINE)
@@ -56,19 +57,24 @@ CONTINUATION = re.compile(rb"\\\r?\n")
 
 
 class NeedleMatcher:
-    def __init__(self, symbols: Dict[str, Set[str]], package_symbols: Set[str]) -> None:
+    def __init__(
+        self, symbols: Dict[str, Set[str]], package_symbols: Set[str], import_texts: Optional[Dict[bytes, bytes]] = None
+    ) -> None:
         self.modules = _words(symbols)
         self.by_module = {m: _words({s: set() for s in names}) for m, names in symbols.items() if names}
         self.package_symbols = _words({s: set() for s in package_symbols})
+        self.import_texts = {} if import_texts is None else import_texts
 
     def matches(self, data: bytes) -> bool:
         if self.package_symbols is not None and RELATIVE_PACKAGE_IMPORT.search(data):
             if self.package_symbols.search(data):
                 return True
-        if self.modules is None:
+        if self.modules is None or not self.modules.search(data):
             return False
         # the module must be imported, not merely named (a lexer's keyword list names everything)
-        imports = b"\n".join(IMPORT_STATEMENT.findall(CONTINUATION.sub(b" ", data)))
+        imports = self.import_texts.get(data)
+        if imports is None:
+            imports = self.import_texts[data] = b"\n".join(IMPORT_STATEMENT.findall(CONTINUATION.sub(b" ", data)))
         for found in set(self.modules.findall(imports)):
             pattern = self.by_module.get(found.decode())
             if pattern is not None and pattern.search(data):

@@ -195,3 +195,12 @@ def test_generated_modules_give_the_same_facts(source):
     except (SyntaxError, cst.ParserSyntaxError, RecursionError, ValueError):
         return  # not the extractors' business
     assert by_ast == by_cst
+
+
+def test_deep_nesting_read_by_ast_is_analysed_or_refused_never_an_error():
+    within_cpython = b"def f():\n    g(" + b"1 + " * 1500 + b"1)\n"  # deeper than libcst can take
+    facts = analyse_source(within_cpython, "deep.py", "deep", False, cheap=True)
+    assert facts.error is None and [fact.call.func for fact in facts.calls] == [extract.Name("deep.g")]
+    assert analyse_source(within_cpython, "deep.py", "deep", False).error.message.startswith("nesting deeper")
+    beyond = b"x = " + b"-" * 5000 + b"1\n"
+    assert analyse_source(beyond, "deep.py", "deep", False, cheap=True).error.message == "nesting too deep to parse"
