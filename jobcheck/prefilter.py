@@ -11,7 +11,7 @@ into it (a helper a task calls, a settings module).
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, Optional, Pattern, Set
+from typing import Dict, FrozenSet, Iterable, Optional, Pattern, Set
 
 from jobcheck.model import ModuleFacts
 
@@ -27,14 +27,14 @@ class SymbolNeedles:
     def __init__(self) -> None:
         self.symbols: Dict[str, Set[str]] = {}
         self.package_symbols: Set[str] = set()  # reachable as `from .. import name`
-        self.import_texts: Dict[bytes, bytes] = {}  # a file's import statements, kept over the rounds
+        self.import_words: Dict[bytes, FrozenSet[bytes]] = {}  # words of a file's imports, kept over the rounds
 
     def known(self) -> Set[str]:
         return {name for names in self.symbols.values() for name in names}
 
     def add(self, module: str, names: Iterable[str], package: bool = False) -> None:
         names = {n for n in names if len(n) > 1}
-        if names:
+        if names and module.rsplit(".", 1)[-1].isidentifier():  # `0042_migration` cannot be imported
             self.symbols.setdefault(module.rsplit(".", 1)[-1], set()).update(names)
             if package:
                 self.package_symbols |= names
@@ -44,7 +44,7 @@ class SymbolNeedles:
         self.add(facts.module, {local for local, _ in facts.imports} & known, facts.is_package)
 
     def matcher(self) -> "NeedleMatcher":
-        return NeedleMatcher(self.symbols, self.package_symbols, self.import_texts)
+        return NeedleMatcher(self.symbols, self.package_symbols, self.import_words)
 
 
 # Patterns start with a literal, not with `^` in MULTILINE mode, which Python's `re` tries at
@@ -76,27 +76,29 @@ def imports_from_package(data: bytes) -> bool:
 
 class NeedleMatcher:
     def __init__(
-        self, symbols: Dict[str, Set[str]], package_symbols: Set[str], import_texts: Optional[Dict[bytes, bytes]] = None
+        self,
+        symbols: Dict[str, Set[str]],
+        package_symbols: Set[str],
+        import_words: Optional[Dict[bytes, FrozenSet[bytes]]] = None,
     ) -> None:
-        self.modules = _words(symbols)
-        self.by_module = {m: _words({s: set() for s in names}) for m, names in symbols.items() if names}
+        self.modules = frozenset(m.encode() for m, names in symbols.items() if names)
+        self.by_module = {m.encode(): _words({s: set() for s in names}) for m, names in symbols.items() if names}
         self.package_symbols = _words({s: set() for s in package_symbols})
-        self.import_texts = {} if import_texts is None else import_texts
+        self.import_words = {} if import_words is None else import_words
 
     def matches(self, data: bytes) -> bool:
         if self.package_symbols is not None and self.package_symbols.search(data) and imports_from_package(data):
             return True
-        if self.modules is None or not self.modules.search(data):
+        if not self.modules:
             return False
         # the module must be imported, not merely named (a lexer's keyword list names everything)
-        imports = self.import_texts.get(data)
-        if imports is None:
-            imports = self.import_texts[data] = import_text(data)
-        for found in set(self.modules.findall(imports)):
-            pattern = self.by_module.get(found.decode())
-            if pattern is not None and pattern.search(data):
-                return True
-        return False
+        words = self.import_words.get(data)
+        if words is None:
+            words = self.import_words[data] = frozenset(WORD.findall(import_text(data)))
+        return any(self.by_module[found].search(data) for found in words & self.modules)
+
+
+WORD = re.compile(rb"\w+")
 
 
 def _words(words: Dict[str, Set[str]]):

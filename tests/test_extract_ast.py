@@ -204,3 +204,17 @@ def test_deep_nesting_read_by_ast_is_analysed_or_refused_never_an_error():
     assert analyse_source(within_cpython, "deep.py", "deep", False).error.message.startswith("nesting deeper")
     beyond = b"x = " + b"-" * 5000 + b"1\n"
     assert analyse_source(beyond, "deep.py", "deep", False, cheap=True).error.message == "nesting too deep to parse"
+
+
+def test_parsing_without_node_validation_gives_the_same_tree_and_restores_validation():
+    from jobcheck.engine import _parse_module
+
+    for path in sorted(FIXTURES.rglob("*.py"))[:20]:
+        data = path.read_bytes()
+        try:
+            validated = cst.parse_module(data)
+        except cst.ParserSyntaxError:
+            continue
+        assert _parse_module(data).deep_equals(validated)
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # validation is back on for everyone else
