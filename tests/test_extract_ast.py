@@ -15,6 +15,7 @@ import pytest
 from conftest import FIXTURES
 from jobcheck.analysis import extract, extract_ast
 from jobcheck.engine import analyse_source
+from jobcheck.model import Name
 
 
 def both(source: bytes, module: str = "pkg.mod", is_package: bool = False):
@@ -200,7 +201,7 @@ def test_generated_modules_give_the_same_facts(source):
 def test_deep_nesting_read_by_ast_is_analysed_or_refused_never_an_error():
     within_cpython = b"def f():\n    g(" + b"1 + " * 1500 + b"1)\n"  # deeper than libcst can take
     facts = analyse_source(within_cpython, "deep.py", "deep", False, cheap=True)
-    assert facts.error is None and [fact.call.func for fact in facts.calls] == [extract.Name("deep.g")]
+    assert facts.error is None and [fact.call.func for fact in facts.calls] == [Name("deep.g")]
     assert analyse_source(within_cpython, "deep.py", "deep", False).error.message.startswith("nesting deeper")
     beyond = b"x = " + b"-" * 5000 + b"1\n"
     assert analyse_source(beyond, "deep.py", "deep", False, cheap=True).error.message == "nesting too deep to parse"

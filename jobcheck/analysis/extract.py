@@ -1,43 +1,39 @@
-"""One libcst walk per module -> ModuleFacts (plain, picklable data).
-
-Names are resolved with the module's own import and definition table (no libcst
-metadata providers): `shared_task` imported from `celery` becomes `celery.shared_task`,
-a function-local name stays local.
-"""
+"""One libcst walk per module -> ModuleFacts (plain, picklable data); see `facts_walker`."""
 
 from __future__ import annotations
 
 import ast
-import builtins
 from dataclasses import fields, is_dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from jobcheck.analysis.facts_walker import (
+    CONFLICT_NAMES,
+    DEVELOPMENT_SWITCHES,
+    MAX_EXPR_DEPTH,
+    FactsWalker,
+    RawParam,
+    collection,
+    dictionary,
+    dotted_name,
+    fold_binary,
+    negative,
+)
 from jobcheck.analysis.positions import node_spans
 from jobcheck.model import (
-    AssignFact,
     Attr,
-    BinOp,
     Call,
-    CallFact,
-    ClassFact,
-    Collection,
     Const,
     Expr,
     Frame,
     FunctionFact,
     ModuleFacts,
-    Name,
-    Param,
     Span,
     Subscript,
     SyntaxErrorFact,
     Unknown,
 )
-
-MAX_EXPR_DEPTH = 40
-_BUILTINS = frozenset(dir(builtins))
 
 
 class _Pending:
@@ -53,22 +49,8 @@ def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -
     walker = _Walker(module_name, is_package, module)
     walker.collect_module_names(module)
     walker.walk(module)
-    pending_nodes = walker.pending_nodes
-    spans = node_spans(module, pending_nodes)
-    facts = ModuleFacts(
-        path=path,
-        module=module_name,
-        is_package=is_package,
-        imports=tuple(walker.imports.items()),
-        star_imports=tuple(walker.star_imports),
-        assigns=tuple(walker.assigns),
-        functions=tuple(walker.functions),
-        classes=tuple(walker.classes),
-        calls=tuple(walker.calls),
-        dict_keys=tuple(walker.dict_keys),
-        managed=tuple(walker.managed),
-    )
-    return _fill_spans(facts, spans)
+    spans = node_spans(module, walker.pending_nodes)
+    return _fill_spans(walker.module_facts(path, is_package), spans)
 
 
 def syntax_error_facts(path: str, module_name: str, is_package: bool, error: Exception) -> ModuleFacts:
@@ -201,20 +183,6 @@ def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
     return names, declared
 
 
-class _Scope:
-    def __init__(self, qualname: str, kind: str, local_names: Set[str]) -> None:
-        self.qualname = qualname
-        self.kind = kind  # "function" or "class"
-        self.local_names = local_names
-        self.locals: Dict[str, Expr] = {}
-        self.rebound: Set[str] = set()
-        self.returns: List[Expr] = []
-        self.raises: List[Tuple[Expr, Any, Tuple[Frame, ...]]] = []
-        self.handlers: List[Tuple[Tuple[Expr, ...], Any]] = []
-        self.handler_returns: List[Any] = []
-        self.attr_assigns: List[Tuple[str, Expr, Any, Tuple[Frame, ...]]] = []
-
-
 _SKIPPED_FIELDS = frozenset(
     {
         "header",
@@ -253,45 +221,42 @@ def _child_fields(node_type: type) -> Tuple[str, ...]:
     return names
 
 
-class _Walker:
-    def __init__(self, module_name: str, is_package: bool, module: cst.Module) -> None:
-        self.module = module
-        self.module_name = module_name
-        self.package = module_name if is_package else module_name.rpartition(".")[0]
-        self.imports: Dict[str, str] = {}
-        self.star_imports: List[str] = []
-        self.module_names: Set[str] = set()
-        self.assigns: List[AssignFact] = []
-        self.functions: List[FunctionFact] = []
-        self.classes: List[ClassFact] = []
-        self.calls: List[CallFact] = []
-        self.dict_keys: List[Tuple[str, Any]] = []
-        self.managed: List[Any] = []
-        self.scopes: List[_Scope] = []
-        self._augmented: Dict[str, List[Any]] = {}
-        self.pending_nodes: List[cst.CSTNode] = []
-        self.frames: List[Frame] = []
-        self._calls: List[cst.Call] = []
-        self._awaited: Optional[cst.Call] = None
-        self._function_stack: List[Tuple[cst.FunctionDef, FunctionFact]] = []
-        self._class_stack: List[Tuple[cst.ClassDef, Dict[str, Any]]] = []
+class _Walker(FactsWalker):
+    """The walk over libcst's tree. Positions are computed after the walk, in one code
+    generation for the nodes that need one (`_Pending` stands for them until then)."""
 
-    # -------------------------------------------------------------- helpers
+    def __init__(self, module_name: str, is_package: bool, module: cst.Module) -> None:
+        super().__init__(module_name, is_package)
+        self.module = module
+        self.pending_nodes: List[cst.CSTNode] = []
+
+    # -------------------------------------------------------------- hooks
 
     def span(self, node: cst.CSTNode) -> Any:
         self.pending_nodes.append(node)
         return _Pending(node)
 
-    def resolve_relative(self, node: cst.ImportFrom) -> str:
-        module = _import_target(node.module) if node.module else ""
-        level = len(node.relative)
-        if not level:
-            return module
-        base = self.package.split(".") if self.package else []
-        if level > 1:
-            base = base[: len(base) - (level - 1)] if len(base) >= level - 1 else []
-        prefix = ".".join(base)
-        return ".".join(p for p in (prefix, module) if p)
+    def dotted(self, node: cst.BaseExpression) -> Optional[List[str]]:
+        return _dotted_parts(node)
+
+    def plain_name(self, node: cst.BaseExpression) -> Optional[str]:
+        return node.value if isinstance(node, cst.Name) else None
+
+    def name_attribute(self, node: cst.BaseExpression) -> Optional[Tuple[str, str]]:
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            return node.value.value, node.attr.value
+        return None
+
+    def is_call(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Call)
+
+    def call_func(self, node: cst.Call) -> cst.BaseExpression:
+        return node.func
+
+    def walk_arm(self, frame: Frame, arm: cst.CSTNode) -> None:
+        self._framed(frame, [arm])
+
+    # -------------------------------------------------------------- imports
 
     def collect_module_names(self, module: cst.Module) -> None:
         """Top-level imports and definitions, so that later names resolve in one walk."""
@@ -320,7 +285,7 @@ class _Walker:
                 table[head] = head
 
     def _record_import_from(self, node: cst.ImportFrom, table: Dict[str, str]) -> None:
-        source = self.resolve_relative(node)
+        source = self.relative_module(_import_target(node.module) if node.module else "", len(node.relative))
         if isinstance(node.names, cst.ImportStar):
             if table is self.imports and source:
                 self.star_imports.append(source)
@@ -332,26 +297,7 @@ class _Walker:
                 local = alias.asname.name.value
             table[local] = f"{source}.{name}" if source else name
 
-    def resolve_name(self, name: str) -> Name:
-        for scope in reversed(self.scopes):
-            if scope.kind != "function":
-                continue
-            if (
-                name in scope.locals
-                and isinstance(scope.locals[name], Name)
-                and scope.locals[name].kind == "global"
-                and name not in scope.local_names
-            ):
-                return scope.locals[name]
-            if name in scope.local_names:
-                return Name(name, "local")
-        if name in self.imports:
-            return Name(self.imports[name])
-        if name in self.module_names:
-            return Name(f"{self.module_name}.{name}" if self.module_name else name)
-        if name in _BUILTINS:
-            return Name(name, "builtin")
-        return Name(f"{self.module_name}.{name}" if self.module_name else name)
+    # -------------------------------------------------------------- expressions
 
     def expr(self, node: Optional[cst.BaseExpression], depth: int = 0) -> Expr:
         if node is None:
@@ -360,11 +306,7 @@ class _Walker:
             return Unknown(type(node).__name__)
         parts = _dotted_parts(node)
         if parts is not None:
-            if len(parts) == 1 and parts[0] in ("True", "False", "None"):
-                return Const({"True": True, "False": False, "None": None}[parts[0]])
-            head = self.resolve_name(parts[0])
-            qname = ".".join([head.qname, *parts[1:]])
-            return Name(qname, head.kind)
+            return dotted_name(parts, self.resolve_name)
         if isinstance(node, (cst.FormattedString, cst.ConcatenatedString)) and _has_fstring(node):
             # an f-string: its literal text, with `{}` for each substitution (URLs, for their paths)
             return Unknown(f"f-string:{_fstring_text(node)}")
@@ -373,9 +315,7 @@ class _Walker:
                 return Const(node.evaluated_value)
             except Exception:
                 return Unknown("string")
-        if isinstance(node, cst.Integer):
-            return Const(node.evaluated_value)
-        if isinstance(node, cst.Float):
+        if isinstance(node, (cst.Integer, cst.Float)):
             return Const(node.evaluated_value)
         if isinstance(node, cst.Call):
             return self.call(node, depth)
@@ -384,39 +324,22 @@ class _Walker:
         if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
             items = tuple(self.expr(e.value, depth + 1) for e in node.elements)
             kind = {cst.List: "list", cst.Tuple: "tuple", cst.Set: "set"}[type(node)]
-            if all(isinstance(i, Const) for i in items) and not any(
-                isinstance(e, cst.StarredElement) for e in node.elements
-            ):
-                values = tuple(i.value for i in items)
-                return Const(list(values) if kind == "list" else values if kind == "tuple" else frozenset(values))
-            return Collection(kind, items)
+            return collection(kind, items, any(isinstance(e, cst.StarredElement) for e in node.elements))
         if isinstance(node, cst.Dict):
-            keys, values = [], []
-            for element in node.elements:
-                if isinstance(element, cst.DictElement):
-                    keys.append(self.expr(element.key, depth + 1))
-                    values.append(self.expr(element.value, depth + 1))
-                else:
-                    keys.append(Unknown("**"))
-                    values.append(self.expr(element.value, depth + 1))
-            if all(isinstance(k, Const) for k in keys) and all(isinstance(v, Const) for v in values):
-                try:
-                    return Const({k.value: v.value for k, v in zip(keys, values)})
-                except TypeError:
-                    pass
-            return Collection("dict", tuple(values), tuple(keys))
+            keys = [
+                self.expr(e.key, depth + 1) if isinstance(e, cst.DictElement) else Unknown("**") for e in node.elements
+            ]
+            return dictionary(keys, [self.expr(e.value, depth + 1) for e in node.elements])
         if isinstance(node, cst.Await):
             return self.expr(node.expression, depth + 1)  # `row = await repo.get(...)` binds what the call gives
         if isinstance(node, cst.IfExp) and _development_switch(node.test):
             # `max_retries=1 if settings.DEBUG else None`: what production runs with
             return self.expr(node.orelse, depth + 1)
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-            inner = self.expr(node.expression, depth + 1)
-            if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
-                return Const(-inner.value)
-            return Unknown("unary")
+            return negative(self.expr(node.expression, depth + 1))
         if isinstance(node, cst.BinaryOperation):
-            return self._binary(node, depth)
+            left, right = self.expr(node.left, depth + 1), self.expr(node.right, depth + 1)
+            return fold_binary(type(node.operator).__name__, left, right)
         if isinstance(node, cst.Subscript):
             index = tuple(
                 self.expr(element.slice.value, depth + 1)
@@ -425,30 +348,6 @@ class _Walker:
             )
             return Subscript(self.expr(node.value, depth + 1), index)
         return Unknown(type(node).__name__)
-
-    def _binary(self, node: cst.BinaryOperation, depth: int) -> Expr:
-        left = self.expr(node.left, depth + 1)
-        right = self.expr(node.right, depth + 1)
-        if not (isinstance(left, Const) and isinstance(right, Const)):
-            return BinOp(type(node.operator).__name__, left, right)
-        a, b = left.value, right.value
-        try:
-            if isinstance(node.operator, cst.Add) and type(a) is type(b) and isinstance(a, (int, float, str)):
-                return Const(a + b)
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-            if numeric and isinstance(node.operator, cst.Multiply):
-                return Const(a * b)
-            if numeric and isinstance(node.operator, cst.Subtract):
-                return Const(a - b)
-            if numeric and isinstance(node.operator, cst.Divide) and b:
-                return Const(a / b)
-            if numeric and isinstance(node.operator, cst.FloorDivide) and b:
-                return Const(a // b)
-            if numeric and isinstance(node.operator, cst.Power) and abs(b) < 64:
-                return Const(a**b)
-        except Exception:
-            pass
-        return Unknown("binary")
 
     def call(self, node: cst.Call, depth: int = 0) -> Call:
         args: List[Expr] = []
@@ -471,15 +370,6 @@ class _Walker:
             star_kwargs=star_kwargs,
             span=self.span(node),
         )
-
-    def current_scope(self) -> str:
-        for scope in reversed(self.scopes):
-            if scope.kind == "function":
-                return scope.qualname
-        return ""
-
-    def qualname(self, name: str) -> str:
-        return f"{self.scopes[-1].qualname}.{name}" if self.scopes else name
 
     # -------------------------------------------------------------- the walk
     # A hand-written walk: libcst's visitor rebuilds every node it passes, which costs
@@ -515,15 +405,6 @@ class _Walker:
         self.leave_FunctionDef_body(node)
         self.leave_FunctionDef(node)
 
-    # context frames: what encloses a call inside its function
-
-    def _framed(self, frame: Frame, nodes) -> None:
-        self.frames.append(frame)
-        for child in nodes:
-            if child is not None:
-                self.walk(child)
-        self.frames.pop()
-
     def _walk_block(self, node: cst.CSTNode) -> None:
         """A statement block: an early exit (`if ...: return`) guards what follows it."""
         depth = len(self.frames)
@@ -544,30 +425,19 @@ class _Walker:
     def _guard(self, statement: cst.If) -> Frame:
         calls = tuple(self.call(c) for c in _calls_in(statement.test))
         names = tuple(sorted({".".join(p) for p in _names_in(statement.test)}))
-        scope = f"{self.module_name}:{self.current_scope()}"
-        return Frame("guard", calls, names, _text(self.module, statement.test, 80), self.span(statement.test), scope)
+        text = _text(self.module, statement.test, 80)
+        return Frame("guard", calls, names, text, self.span(statement.test), self.scope_key())
 
     def _walk_if(self, node: cst.If) -> None:
         """Each arm of an `if` is a branch: writes in different arms never both run."""
         self.walk(node.test)
-        test = self.span(node.test)
         # `if flag:` / `if not flag:` on a plain name: a caller passing a constant decides the arm;
         # in `if x and flag:` the flag decides only that the then-arm cannot run
-        scope = f"{self.module_name}:{self.current_scope()}"
         single = self._arm_test(node.test)
         conjuncts = [] if single else [f for f in map(self._arm_test, _conjuncts(node.test)) if f]
-        then_flags = [single] if single else conjuncts
-        then = Frame("branch", tuple(w for _, w in then_flags), tuple(n for n, _ in then_flags), "then", test, scope)
-        condition = self._guard(node)
-        self.frames.append(replace(condition, kind="when"))
-        self._framed(then, [node.body])
-        self.frames.pop()
-        if node.orelse is not None:
-            arm = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
-            names, exprs = ((single[0],), (_opposite(single[1]),)) if single else ((), ())
-            self.frames.append(replace(condition, kind="when", text=_negated(condition.text)))
-            self._framed(Frame("branch", exprs, names, "else", test, scope), [arm])
-            self.frames.pop()
+        then, otherwise = self.branch_frames(single, conjuncts, self.span(node.test))
+        orelse = node.orelse.body if isinstance(node.orelse, cst.Else) else node.orelse
+        self.walk_if_arms(self._guard(node), then, otherwise, node.body, orelse)
 
     def _arm_test(self, test: cst.BaseExpression) -> Optional[Tuple[str, Expr]]:
         """What an arm needs of a parameter, for callers that fix it: `if flag:` -> Const(True),
@@ -581,31 +451,23 @@ class _Walker:
             and len(test.comparisons) == 1
             and isinstance(test.comparisons[0].operator, (cst.Equal, cst.Is))
         ):
-            value = self.expr(test.comparisons[0].comparator)
-            if isinstance(value, Const) or (isinstance(value, Name) and value.kind == "global"):
-                return test.left.value, Collection("eq", (value,))
+            return self.comparison_arm(test.left.value, self.expr(test.comparisons[0].comparator))
         return None
 
     def _walk_with(self, node: cst.With) -> None:
         for item in node.items:
             self.walk(item.item)
             if item.asname is not None and isinstance(item.asname.name, cst.Name):
-                # `with Session() as session:` binds what the manager yields; typed as the manager
-                scope = self.scopes[-1] if self.scopes else None
-                if scope is not None and scope.kind == "function":
-                    scope.locals.setdefault(item.asname.name.value, self.expr(item.item))
+                self.bind_with_target(item.asname.name.value, self.expr(item.item))
         managers = tuple(self.expr(item.item) for item in node.items)
         self.managed.extend(self.span(item.item) for item in node.items if isinstance(item.item, cst.Call))
-        scope = f"{self.module_name}:{self.current_scope()}"
-        self._framed(Frame("with", managers, span=self.span(node.items[0].item), scope=scope), [node.body])
+        self._framed(Frame("with", managers, span=self.span(node.items[0].item), scope=self.scope_key()), [node.body])
 
     def _walk_loop(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.For):
             self.walk(node.iter)
-            scope = self.scopes[-1] if self.scopes else None
-            if scope is not None and scope.kind == "function" and isinstance(node.target, cst.Name):
-                # `for order in Order.objects.filter(...)`: the loop variable is an element of it
-                scope.locals.setdefault(node.target.value, Subscript(self.expr(node.iter), (Unknown("element"),)))
+            if isinstance(node.target, cst.Name):
+                self.bind_loop_target(node.target.value, self.expr(node.iter))
         elif isinstance(node, cst.While):
             self.walk(node.test)
         self._framed(Frame("loop"), [node.body])
@@ -625,8 +487,7 @@ class _Walker:
         for handler in node.handlers:
             handled = (self.expr(handler.type),) if handler.type is not None else ()
             span = self.span(handler)
-            if self.scopes and self.scopes[-1].kind == "function":
-                self.scopes[-1].handlers.append((handled, span))
+            self.record_handler(handled, span)
             self._framed(Frame("except", handled, span=span), [handler.body])
         if node.orelse is not None:
             self.walk(node.orelse)
@@ -644,7 +505,9 @@ class _Walker:
         self.walk(node.expression)
 
     def _walk_class(self, node: cst.ClassDef) -> None:
-        self.visit_ClassDef(node)
+        bases = tuple(self.expr(a.value) for a in node.bases if a.keyword is None and not a.star)
+        decorators = tuple(self.expr(d.decorator) for d in node.decorators)
+        self.enter_class(node, node.name.value, self.span(node.name), bases, decorators)
         for decorator in node.decorators:
             self.walk(decorator)
         for base in (*node.bases, *node.keywords):
@@ -655,7 +518,7 @@ class _Walker:
         self.leave_ClassDef(node)
 
     def _walk_call(self, node: cst.Call) -> None:
-        self.visit_Call(node)
+        self.record_call(node, _dotted_parts(node.func))
         self._calls.append(node)
         self.walk_children(node)
         self._calls.pop()
@@ -680,197 +543,31 @@ class _Walker:
 
     # -------------------------------------------------------------- handlers
 
-    def visit_Import(self, node: cst.Import) -> None:
-        if self.scopes:
-            table: Dict[str, str] = {}
-            self._record_import(node, table)
-            self._bind_imports(table)
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if self.scopes:
-            table: Dict[str, str] = {}
-            self._record_import_from(node, table)
-            self._bind_imports(table)
-
-    def _bind_imports(self, table: Dict[str, str]) -> None:
-        scope = self.scopes[-1]
-        if scope.kind == "function":
-            for local, target in table.items():
-                scope.locals.setdefault(local, Name(target))
-                scope.local_names.discard(local)
-
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         bound, declared = _local_names(node.body)
         params = _params(node.params)
         names = (bound | {p.name for p in params}) - declared
-        enclosing_class = self.scopes[-1].qualname if self.scopes and self.scopes[-1].kind == "class" else None
-        parent = self.current_scope() or None
-        qualname = self.qualname(node.name.value)
-        decorators = tuple(self.expr(d.decorator) for d in node.decorators)
-        decorator_spans = tuple(self.span(d.decorator) for d in node.decorators)
-        resolved_params = tuple(
-            Param(
-                p.name,
-                p.kind,
-                self.expr(p.default) if p.default is not None else None,
-                self.expr(p.annotation) if p.annotation is not None else None,
-            )
-            for p in params
-        )
         fact = FunctionFact(
-            qualname=qualname,
+            qualname=self.qualname(node.name.value),
             name=node.name.value,
             span=self.span(node.name),
-            decorators=decorators,
-            decorator_spans=decorator_spans,
+            decorators=tuple(self.expr(d.decorator) for d in node.decorators),
+            decorator_spans=tuple(self.span(d.decorator) for d in node.decorators),
             decorator_texts=tuple(_text(self.module, d.decorator) for d in node.decorators),
-            params=resolved_params,
-            class_qualname=enclosing_class,
-            parent=parent,
+            params=tuple(self.param_fact(p) for p in params),
+            class_qualname=self.enclosing_class(),
+            parent=self.current_scope() or None,
             is_async=node.asynchronous is not None,
             return_annotation=self.expr(node.returns.annotation) if node.returns is not None else None,
         )
-        self._function_stack.append((node, fact))
-        self._pending_scope = _Scope(qualname, "function", names)
-        if enclosing_class is not None and self._class_stack:
-            self._class_stack[-1][1]["methods"].append(node.name.value)
-
-    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        # decorators and defaults are evaluated outside the function: enter its scope here
-        self.scopes.append(self._pending_scope)
-
-    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        self._finished_scope = self.scopes.pop()
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        scope = self._finished_scope
-        _, fact = self._function_stack.pop()
-        self.functions.append(
-            replace(
-                fact,
-                locals=tuple(scope.locals.items()),
-                rebound=tuple(sorted(scope.rebound)),
-                returns=tuple(scope.returns),
-                augmented=tuple(self._augmented.pop(scope.qualname, ())),
-                raises=tuple(scope.raises),
-                handlers=tuple(scope.handlers),
-                handler_returns=tuple(scope.handler_returns),
-                attr_assigns=tuple(scope.attr_assigns),
-            )
-        )
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        qualname = self.qualname(node.name.value)
-        info: Dict[str, Any] = {
-            "qualname": qualname,
-            "name": node.name.value,
-            "span": self.span(node.name),
-            "bases": tuple(self.expr(a.value) for a in node.bases if a.keyword is None and not a.star),
-            "keywords": tuple((a.keyword.value, self.expr(a.value)) for a in node.bases if a.keyword is not None),
-            "decorators": tuple(self.expr(d.decorator) for d in node.decorators),
-            "attrs": [],
-            "methods": [],
-            "instance_attrs": {},
-            "parent": self.current_scope() or None,
-        }
-        self._class_stack.append((node, info))
-
-    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
-        self.scopes.append(_Scope(self._class_stack[-1][1]["qualname"], "class", set()))
-
-    def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
-        self.scopes.pop()
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        _, info = self._class_stack.pop()
-        info["attrs"] = tuple(info["attrs"])
-        info["methods"] = tuple(info["methods"])
-        info["instance_attrs"] = tuple(
-            (name, value, method) for name, (value, method) in info["instance_attrs"].items()
-        )
-        self.classes.append(ClassFact(**info))
-
-    def visit_Call(self, node: cst.Call) -> None:
-        awaited = self._awaited is node
-        frames = tuple(self.frames)
-        parts = _dotted_parts(node.func)
-        if parts and parts[-1] == "partial" and self._calls:
-            # `on_commit(partial(task.delay, x))`: the partial runs when the outer call invokes it
-            frames = (*frames, Frame("callback", (self.expr(self._calls[-1].func),)))
-        self.calls.append(CallFact(self.call(node), self.current_scope(), frames, awaited))
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
-            value = self.expr(node.value)
-            self.scopes[-1].returns.append(value)
-            if value != Const(None):
-                handlers = [f.span for f in self.frames if f.kind == "except"]
-                if handlers:
-                    self.scopes[-1].handler_returns.append(handlers[-1])
-
-    def visit_Raise(self, node: cst.Raise) -> None:
-        if self.scopes and self.scopes[-1].kind == "function":
-            if node.exc is None:
-                exc: Expr = Unknown("reraise")
-            else:
-                exc = self.expr(node.exc.func if isinstance(node.exc, cst.Call) else node.exc)
-            self.scopes[-1].raises.append((exc, self.span(node), tuple(self.frames)))
+        self.enter_function(node, fact, names)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        scope = self.current_scope()
-        parts = _dotted_parts(node.target)
-        if scope and parts is not None:
-            operator = type(node.operator).__name__.replace("Assign", "")
-            record = (".".join(parts), operator, self.expr(node.value), self.span(node), tuple(self.frames))
-            self._augmented.setdefault(scope, []).append(record)
+        self.record_augmented(node, type(node.operator).__name__.replace("Assign", ""))
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        value = node.value
         for target in node.targets:
-            self._assign(target.target, value, node)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if node.value is not None:
-            self._assign(node.target, node.value, node)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        if self.scopes and self.scopes[-1].kind == "function":  # `if (delay := settings.DELAY) > 0:`
-            self._assign(node.target, node.value, node)
-
-    def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, node: cst.CSTNode) -> None:
-        if not self.scopes:
-            parts = _dotted_parts(target)
-            if parts is None:
-                return
-            text = ".".join(parts)
-            if len(parts) == 1:
-                qname = f"{self.module_name}.{text}" if self.module_name else text
-            else:
-                qname = ".".join([self.resolve_name(parts[0]).qname, *parts[1:]])
-            self.assigns.append(AssignFact(text, qname, self.expr(value), self.span(target)))
-            return
-        scope = self.scopes[-1]
-        if scope.kind == "class":
-            if isinstance(target, cst.Name) and self._class_stack:
-                self._class_stack[-1][1]["attrs"].append((target.value, self.expr(value), self.span(target)))
-        elif isinstance(target, cst.Name) and target.value not in scope.locals:
-            scope.locals[target.value] = self.expr(value)
-        elif isinstance(target, cst.Name):
-            scope.rebound.add(target.value)
-        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value != "self":
-            # `order.tags = order.tags + [tag]`: a field of a local value set from the code
-            record = (f"{target.value.value}.{target.attr.value}", self.expr(value), self.span(node), tuple(self.frames))
-            scope.attr_assigns.append(record)
-        elif (
-            isinstance(target, cst.Attribute)
-            and isinstance(target.value, cst.Name)
-            and target.value.value == "self"
-            and self._class_stack
-            and len(self.scopes) >= 2
-            and self.scopes[-2].kind == "class"
-        ):
-            attrs = self._class_stack[-1][1]["instance_attrs"]
-            attrs.setdefault(target.attr.value, (self.expr(value), scope.qualname))
+            self._assign(target.target, node.value, node)
 
 
 _HANDLERS = {
@@ -908,13 +605,6 @@ _HANDLERS = {
     cst.Comment: _Walker._skip,
     cst.EmptyLine: _Walker._skip,
 }
-
-
-def _opposite(wanted: Expr) -> Expr:
-    """What the else arm needs: the other truth value, or anything but the compared value."""
-    if isinstance(wanted, Collection):
-        return Collection("ne", wanted.items)
-    return Const(not wanted.value)
 
 
 def _flag_test(test: cst.BaseExpression) -> Optional[Tuple[str, bool]]:
@@ -978,16 +668,10 @@ def _names_in(node: cst.CSTNode) -> List[List[str]]:
     return found
 
 
-DEVELOPMENT_SWITCHES = {"DEBUG", "TESTING", "TEST", "IS_TESTING", "DEVELOPMENT", "LOCAL"}
-
-
 def _development_switch(test: cst.BaseExpression) -> bool:
     """`settings.DEBUG`, `DEBUG`, `app.config.TESTING`: a switch that is off in production."""
     parts = _dotted_parts(test)
     return parts is not None and parts[-1] in DEVELOPMENT_SWITCHES
-
-
-CONFLICT_NAMES = {"CONFLICT", "HTTP_409_CONFLICT", "HTTPConflict", "Conflict"}
 
 
 def _mentions_conflict(node: cst.CSTNode) -> bool:
@@ -1042,13 +726,6 @@ def _literal(raw: str, node: cst.FormattedString) -> str:
     return raw.replace("{{", "{").replace("}}", "}")
 
 
-def _negated(test: str) -> str:
-    """The condition under which an `else` arm runs, as text: `not (a and b)`, `sent` for `not sent`."""
-    if test.startswith("not ") and " and " not in test and " or " not in test:
-        return test[4:]
-    return f"not ({test})"
-
-
 def _text(module: cst.Module, node: cst.CSTNode, limit: int = 120) -> str:
     text = " ".join(module.code_for_node(node).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -1093,20 +770,19 @@ def _bound_names(target: cst.BaseExpression) -> List[str]:
     return []
 
 
-class _RawParam:
-    def __init__(self, param: cst.Param, kind: str) -> None:
-        self.name, self.kind, self.default = param.name.value, kind, param.default
-        self.annotation = param.annotation.annotation if param.annotation is not None else None
-
-
-def _params(parameters: cst.Parameters) -> List[_RawParam]:
-    result: List[_RawParam] = []
+def _params(parameters: cst.Parameters) -> List[RawParam]:
+    result: List[RawParam] = []
     for p in (*parameters.posonly_params, *parameters.params):
-        result.append(_RawParam(p, "positional"))
+        result.append(_raw(p, "positional"))
     if isinstance(parameters.star_arg, cst.Param):
-        result.append(_RawParam(parameters.star_arg, "var_positional"))
+        result.append(_raw(parameters.star_arg, "var_positional"))
     for p in parameters.kwonly_params:
-        result.append(_RawParam(p, "keyword"))
+        result.append(_raw(p, "keyword"))
     if parameters.star_kwarg is not None:
-        result.append(_RawParam(parameters.star_kwarg, "var_keyword"))
+        result.append(_raw(parameters.star_kwarg, "var_keyword"))
     return result
+
+
+def _raw(param: cst.Param, kind: str) -> RawParam:
+    annotation = param.annotation.annotation if param.annotation is not None else None
+    return RawParam(param.name.value, kind, param.default, annotation)

@@ -4,8 +4,8 @@ cheaper per line (no concrete syntax tree to build, positions come with the node
 Used for modules the analysis reads only for the project index (helpers reached through
 calls, models, settings); the modules that define or send jobs stay on libcst. The two
 walks must give identical facts: tests compare them on every fixture and on generated
-code. The walker subclasses libcst's and overrides what reads nodes; scopes, name
-resolution and the assembly of facts are shared.
+code. Scopes, name resolution and the facts collected are shared (`facts_walker`); this
+module reads `ast` nodes the way `extract` reads libcst's, where the trees differ in shape.
 """
 
 from __future__ import annotations
@@ -15,37 +15,21 @@ import bisect
 import io
 import re
 import tokenize
-from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from jobcheck.analysis.extract import (
+from jobcheck.analysis.facts_walker import (
     CONFLICT_NAMES,
     DEVELOPMENT_SWITCHES,
     MAX_EXPR_DEPTH,
-    _negated,
-    _opposite,
-    _RawParam,
-    _Scope,
-    _Walker,
+    FactsWalker,
+    RawParam,
+    collection,
+    dictionary,
+    dotted_name,
+    fold_binary,
+    negative,
 )
-from jobcheck.model import (
-    AssignFact,
-    Attr,
-    BinOp,
-    Call,
-    CallFact,
-    Collection,
-    Const,
-    Expr,
-    Frame,
-    FunctionFact,
-    ModuleFacts,
-    Name,
-    Param,
-    Span,
-    Subscript,
-    Unknown,
-)
+from jobcheck.model import Attr, Call, Const, Expr, Frame, FunctionFact, ModuleFacts, Span, Subscript, Unknown
 
 _SINGLETONS = {True: "True", False: "False", None: "None"}
 _TRY_TYPES = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
@@ -84,19 +68,7 @@ def extract(tree: ast.Module, text: str, path: str, module_name: str, is_package
     walker = _AstWalker(module_name, is_package, _Source(text))
     walker.collect_module_names(tree)
     walker.walk_body(tree.body)
-    return ModuleFacts(
-        path=path,
-        module=module_name,
-        is_package=is_package,
-        imports=tuple(walker.imports.items()),
-        star_imports=tuple(walker.star_imports),
-        assigns=tuple(walker.assigns),
-        functions=tuple(walker.functions),
-        classes=tuple(walker.classes),
-        calls=tuple(walker.calls),
-        dict_keys=tuple(walker.dict_keys),
-        managed=tuple(walker.managed),
-    )
+    return walker.module_facts(path, is_package)
 
 
 def decode(data: bytes) -> str:
@@ -368,7 +340,7 @@ def _bound_names(target: ast.AST) -> List[str]:
     return []
 
 
-def _params(arguments: ast.arguments) -> List[_RawParam]:
+def _params(arguments: ast.arguments) -> List[RawParam]:
     positional = [*arguments.posonlyargs, *arguments.args]
     defaults: List[Optional[ast.AST]] = [None] * (len(positional) - len(arguments.defaults)) + list(arguments.defaults)
     result = [_param(arg, "positional", default) for arg, default in zip(positional, defaults)]
@@ -380,10 +352,8 @@ def _params(arguments: ast.arguments) -> List[_RawParam]:
     return result
 
 
-def _param(arg: ast.arg, kind: str, default: Optional[ast.AST]) -> _RawParam:
-    raw = _RawParam.__new__(_RawParam)
-    raw.name, raw.kind, raw.default, raw.annotation = arg.arg, kind, default, arg.annotation
-    return raw
+def _param(arg: ast.arg, kind: str, default: Optional[ast.AST]) -> RawParam:
+    return RawParam(arg.arg, kind, default, arg.annotation)
 
 
 def _defaults_in_walk_order(arguments: ast.arguments) -> List[ast.AST]:
@@ -396,13 +366,37 @@ def _defaults_in_walk_order(arguments: ast.arguments) -> List[ast.AST]:
     return [d for d in ordered if d is not None]
 
 
-class _AstWalker(_Walker):
+class _AstWalker(FactsWalker):
     def __init__(self, module_name: str, is_package: bool, source: _Source) -> None:
-        super().__init__(module_name, is_package, None)  # type: ignore[arg-type]
+        super().__init__(module_name, is_package)
         self.source = source
 
-    def span(self, node: ast.AST) -> Span:  # type: ignore[override]
+    # -------------------------------------------------------------- hooks
+
+    def span(self, node: ast.AST) -> Span:
         return self.source.span(node)
+
+    def dotted(self, node: ast.AST) -> Optional[List[str]]:
+        return _dotted_parts(node)
+
+    def plain_name(self, node: ast.AST) -> Optional[str]:
+        return node.id if isinstance(node, ast.Name) else None
+
+    def name_attribute(self, node: ast.AST) -> Optional[Tuple[str, str]]:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            return node.value.id, node.attr
+        return None
+
+    def is_call(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Call)
+
+    def call_func(self, node: ast.Call) -> ast.AST:
+        return node.func
+
+    def walk_arm(self, frame: Frame, arm: Sequence[ast.stmt]) -> None:
+        self.frames.append(frame)
+        self.walk_body(arm)
+        self.frames.pop()
 
     def name_span(self, node: ast.AST, keyword: str) -> Span:
         """The span of a `def`/`class` name (ast keeps the name as a string)."""
@@ -427,18 +421,9 @@ class _AstWalker(_Walker):
         text = " ".join(source[start:end].split())
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    def resolve_relative(self, node: ast.ImportFrom) -> str:  # type: ignore[override]
-        module = node.module or ""
-        level = node.level or 0
-        if not level:
-            return module
-        base = self.package.split(".") if self.package else []
-        if level > 1:
-            base = base[: len(base) - (level - 1)] if len(base) >= level - 1 else []
-        prefix = ".".join(base)
-        return ".".join(p for p in (prefix, module) if p)
+    # -------------------------------------------------------------- imports
 
-    def collect_module_names(self, module: ast.Module) -> None:  # type: ignore[override]
+    def collect_module_names(self, module: ast.Module) -> None:
         for statement in _flatten_top_level(module.body):
             if isinstance(statement, (*_FUNCTIONS, ast.ClassDef)):
                 self.module_names.add(statement.name)
@@ -451,7 +436,7 @@ class _AstWalker(_Walker):
                 for target in targets:
                     self.module_names.update(_bound_names(target))
 
-    def _record_import(self, node: ast.Import, table: Dict[str, str]) -> None:  # type: ignore[override]
+    def _record_import(self, node: ast.Import, table: Dict[str, str]) -> None:
         for alias in node.names:
             if alias.asname is not None:
                 table[alias.asname] = alias.name
@@ -459,8 +444,8 @@ class _AstWalker(_Walker):
                 head = alias.name.split(".")[0]
                 table[head] = head
 
-    def _record_import_from(self, node: ast.ImportFrom, table: Dict[str, str]) -> None:  # type: ignore[override]
-        source = self.resolve_relative(node)
+    def _record_import_from(self, node: ast.ImportFrom, table: Dict[str, str]) -> None:
+        source = self.relative_module(node.module or "", node.level or 0)
         if node.names and node.names[0].name == "*":
             if table is self.imports and source:
                 self.star_imports.append(source)
@@ -471,17 +456,14 @@ class _AstWalker(_Walker):
 
     # -------------------------------------------------------------- expressions
 
-    def expr(self, node: Optional[ast.AST], depth: int = 0) -> Expr:  # type: ignore[override]
+    def expr(self, node: Optional[ast.AST], depth: int = 0) -> Expr:
         if node is None:
             return Const(None)
         if depth > MAX_EXPR_DEPTH:
             return Unknown(_cst_name(node))
         parts = _dotted_parts(node)
         if parts is not None:
-            if len(parts) == 1 and parts[0] in ("True", "False", "None"):
-                return Const({"True": True, "False": False, "None": None}[parts[0]])
-            head = self.resolve_name(parts[0])
-            return Name(".".join([head.qname, *parts[1:]]), head.kind)
+            return dotted_name(parts, self.resolve_name)
         if isinstance(node, ast.Constant):
             return _constant(node)
         if isinstance(node, ast.JoinedStr):
@@ -493,30 +475,19 @@ class _AstWalker(_Walker):
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = tuple(self.expr(e.value if isinstance(e, ast.Starred) else e, depth + 1) for e in node.elts)
             kind = {ast.List: "list", ast.Tuple: "tuple", ast.Set: "set"}[type(node)]
-            if all(isinstance(i, Const) for i in items) and not any(isinstance(e, ast.Starred) for e in node.elts):
-                values = tuple(i.value for i in items)
-                return Const(list(values) if kind == "list" else values if kind == "tuple" else frozenset(values))
-            return Collection(kind, items)
+            return collection(kind, items, any(isinstance(e, ast.Starred) for e in node.elts))
         if isinstance(node, ast.Dict):
             keys = [self.expr(k, depth + 1) if k is not None else Unknown("**") for k in node.keys]
-            values = [self.expr(v, depth + 1) for v in node.values]
-            if all(isinstance(k, Const) for k in keys) and all(isinstance(v, Const) for v in values):
-                try:
-                    return Const({k.value: v.value for k, v in zip(keys, values)})
-                except TypeError:
-                    pass
-            return Collection("dict", tuple(values), tuple(keys))
+            return dictionary(keys, [self.expr(v, depth + 1) for v in node.values])
         if isinstance(node, ast.Await):
             return self.expr(node.value, depth + 1)
         if isinstance(node, ast.IfExp) and _development_switch(node.test):
             return self.expr(node.orelse, depth + 1)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            inner = self.expr(node.operand, depth + 1)
-            if isinstance(inner, Const) and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
-                return Const(-inner.value)
-            return Unknown("unary")
+            return negative(self.expr(node.operand, depth + 1))
         if isinstance(node, ast.BinOp):
-            return self._binary(node, depth)
+            left, right = self.expr(node.left, depth + 1), self.expr(node.right, depth + 1)
+            return fold_binary(_OPERATORS.get(type(node.op).__name__, type(node.op).__name__), left, right)
         if isinstance(node, ast.Subscript):
             return Subscript(self.expr(node.value, depth + 1), self._index(node.slice, depth))
         return Unknown(_cst_name(node))
@@ -533,32 +504,7 @@ class _AstWalker(_Walker):
         start, _ = self.source.segment(node)
         return self.source.text[start : start + 1] == "("
 
-    def _binary(self, node: ast.BinOp, depth: int) -> Expr:  # type: ignore[override]
-        left = self.expr(node.left, depth + 1)
-        right = self.expr(node.right, depth + 1)
-        operator = _OPERATORS.get(type(node.op).__name__, type(node.op).__name__)
-        if not (isinstance(left, Const) and isinstance(right, Const)):
-            return BinOp(operator, left, right)
-        a, b = left.value, right.value
-        try:
-            if operator == "Add" and type(a) is type(b) and isinstance(a, (int, float, str)):
-                return Const(a + b)
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-            if numeric and operator == "Multiply":
-                return Const(a * b)
-            if numeric and operator == "Subtract":
-                return Const(a - b)
-            if numeric and operator == "Divide" and b:
-                return Const(a / b)
-            if numeric and operator == "FloorDivide" and b:
-                return Const(a // b)
-            if numeric and operator == "Power" and abs(b) < 64:
-                return Const(a**b)
-        except Exception:
-            pass
-        return Unknown("binary")
-
-    def call(self, node: ast.Call, depth: int = 0) -> Call:  # type: ignore[override]
+    def call(self, node: ast.Call, depth: int = 0) -> Call:
         args: List[Expr] = []
         kwargs: List[Tuple[str, Expr]] = []
         star_args = star_kwargs = False
@@ -582,14 +528,14 @@ class _AstWalker(_Walker):
 
     # -------------------------------------------------------------- the walk
 
-    def walk(self, node: ast.AST) -> None:  # type: ignore[override]
+    def walk(self, node: ast.AST) -> None:
         handler = _HANDLERS.get(type(node))
         if handler is not None:
             handler(self, node)
         else:
             self.walk_children(node)
 
-    def walk_children(self, node: ast.AST) -> None:  # type: ignore[override]
+    def walk_children(self, node: ast.AST) -> None:
         for child in _children(node):
             self.walk(child)
 
@@ -608,18 +554,12 @@ class _AstWalker(_Walker):
                     self.frames.append(Frame("notfound", handled))
         del self.frames[depth:]
 
-    def _framed_body(self, frame: Frame, body: Sequence[ast.stmt]) -> None:
-        self.frames.append(frame)
-        self.walk_body(body)
-        self.frames.pop()
-
-    def _guard(self, statement: ast.If) -> Frame:  # type: ignore[override]
+    def _guard(self, statement: ast.If) -> Frame:
         calls = tuple(self.call(c) for c in _calls_in(statement.test))
         names = tuple(sorted({".".join(p) for p in _names_in(statement.test)}))
-        scope = f"{self.module_name}:{self.current_scope()}"
-        return Frame("guard", calls, names, self.text(statement.test, 80), self.span(statement.test), scope)
+        return Frame("guard", calls, names, self.text(statement.test, 80), self.span(statement.test), self.scope_key())
 
-    def _walk_function(self, node: ast.FunctionDef) -> None:  # type: ignore[override]
+    def _walk_function(self, node: ast.FunctionDef) -> None:
         self.visit_FunctionDef(node)
         for decorator in node.decorator_list:
             self.walk(decorator)
@@ -632,104 +572,83 @@ class _AstWalker(_Walker):
         self.leave_FunctionDef_body(node)
         self.leave_FunctionDef(node)
 
-    def _walk_if(self, node: ast.If) -> None:  # type: ignore[override]
+    def _walk_if(self, node: ast.If) -> None:
         self.walk(node.test)
-        test = self.span(node.test)
-        scope = f"{self.module_name}:{self.current_scope()}"
         single = self._arm_test(node.test)
         conjuncts = [] if single else [f for f in map(self._arm_test, _conjuncts(node.test)) if f]
-        then_flags = [single] if single else conjuncts
-        then = Frame("branch", tuple(w for _, w in then_flags), tuple(n for n, _ in then_flags), "then", test, scope)
-        condition = self._guard(node)
-        self.frames.append(replace(condition, kind="when"))
-        self._framed_body(then, node.body)
-        self.frames.pop()
-        if node.orelse:
-            names, exprs = ((single[0],), (_opposite(single[1]),)) if single else ((), ())
-            self.frames.append(replace(condition, kind="when", text=_negated(condition.text)))
-            self._framed_body(Frame("branch", exprs, names, "else", test, scope), node.orelse)
-            self.frames.pop()
+        then, otherwise = self.branch_frames(single, conjuncts, self.span(node.test))
+        self.walk_if_arms(self._guard(node), then, otherwise, node.body, node.orelse)
 
-    def _arm_test(self, test: ast.AST) -> Optional[Tuple[str, Expr]]:  # type: ignore[override]
+    def _arm_test(self, test: ast.AST) -> Optional[Tuple[str, Expr]]:
         flag = _flag_test(test)
         if flag is not None:
             return flag[0], Const(flag[1])
-        if (
-            isinstance(test, ast.Compare)
-            and _name_of(test.left) is not None
-            and len(test.ops) == 1
-            and isinstance(test.ops[0], (ast.Eq, ast.Is))
-        ):
-            value = self.expr(test.comparators[0])
-            if isinstance(value, Const) or (isinstance(value, Name) and value.kind == "global"):
-                return _name_of(test.left), Collection("eq", (value,))
+        left = _name_of(test.left) if isinstance(test, ast.Compare) else None
+        if left is not None and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.Is)):
+            return self.comparison_arm(left, self.expr(test.comparators[0]))
         return None
 
-    def _walk_with(self, node: ast.With) -> None:  # type: ignore[override]
+    def _walk_with(self, node: ast.With) -> None:
         for item in node.items:
             self.walk(item.context_expr)
-            target = _with_target(item)
-            if target is not None:
-                scope = self.scopes[-1] if self.scopes else None
-                if scope is not None and scope.kind == "function":
-                    scope.locals.setdefault(target, self.expr(item.context_expr))
+            if isinstance(item.optional_vars, ast.Name):
+                self.bind_with_target(item.optional_vars.id, self.expr(item.context_expr))
         managers = tuple(self.expr(item.context_expr) for item in node.items)
         self.managed.extend(
             self.span(item.context_expr) for item in node.items if isinstance(item.context_expr, ast.Call)
         )
-        scope = f"{self.module_name}:{self.current_scope()}"
-        frame = Frame("with", managers, span=self.span(node.items[0].context_expr), scope=scope)
-        self._framed_body(frame, node.body)
+        span = self.span(node.items[0].context_expr)
+        self.walk_arm(Frame("with", managers, span=span, scope=self.scope_key()), node.body)
 
-    def _walk_loop(self, node: ast.AST) -> None:  # type: ignore[override]
+    def _walk_loop(self, node: ast.AST) -> None:
         if isinstance(node, _FORS):
             self.walk(node.iter)
-            scope = self.scopes[-1] if self.scopes else None
-            if scope is not None and scope.kind == "function" and isinstance(node.target, ast.Name):
-                scope.locals.setdefault(node.target.id, Subscript(self.expr(node.iter), (Unknown("element"),)))
+            if isinstance(node.target, ast.Name):
+                self.bind_loop_target(node.target.id, self.expr(node.iter))
         else:
             self.walk(node.test)
-        self._framed_body(Frame("loop"), node.body)
+        self.walk_arm(Frame("loop"), node.body)
         self.walk_body(node.orelse)
 
-    def _walk_comprehension(self, node: ast.AST) -> None:  # type: ignore[override]
+    def _walk_comprehension(self, node: ast.AST) -> None:
         self.frames.append(Frame("loop"))
         self.walk_children(node)
         self.frames.pop()
 
-    def _walk_try(self, node: ast.AST) -> None:  # type: ignore[override]
+    def _walk_try(self, node: ast.AST) -> None:
         types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
         conflict = "conflict" if any(_mentions_conflict(h.body) for h in node.handlers) else ""
-        self._framed_body(Frame("try", types, text=conflict), node.body)
+        self.walk_arm(Frame("try", types, text=conflict), node.body)
         for handler in node.handlers:
             handled = (self.expr(handler.type),) if handler.type is not None else ()
             span = self.span(handler)
-            if self.scopes and self.scopes[-1].kind == "function":
-                self.scopes[-1].handlers.append((handled, span))
-            self._framed_body(Frame("except", handled, span=span), handler.body)
+            self.record_handler(handled, span)
+            self.walk_arm(Frame("except", handled, span=span), handler.body)
         self.walk_body(node.orelse)
         if node.finalbody:
-            self._framed_body(Frame("finally"), node.finalbody)
+            self.walk_arm(Frame("finally"), node.finalbody)
 
     def _walk_match(self, node: ast.AST) -> None:
         self.walk(node.subject)
-        for case in node.cases:
+        for case in node.cases:  # libcst's order: the body, then the guard
             self.walk_body(case.body)
             if case.guard is not None:
                 self.walk(case.guard)
 
-    def _walk_lambda(self, node: ast.Lambda) -> None:  # type: ignore[override]
+    def _walk_lambda(self, node: ast.Lambda) -> None:
         owner = self._calls[-1].func if self._calls else None
         frame = Frame("callback", (self.expr(owner),) if owner is not None else ())
         self._framed(frame, [node.body])
 
-    def _walk_await(self, node: ast.Await) -> None:  # type: ignore[override]
+    def _walk_await(self, node: ast.Await) -> None:
         if isinstance(node.value, ast.Call):
             self._awaited = node.value
         self.walk(node.value)
 
-    def _walk_class(self, node: ast.ClassDef) -> None:  # type: ignore[override]
-        self.visit_ClassDef(node)
+    def _walk_class(self, node: ast.ClassDef) -> None:
+        bases = tuple(self.expr(b) for b in node.bases if not isinstance(b, ast.Starred))
+        decorators = tuple(self.expr(d) for d in node.decorator_list)
+        self.enter_class(node, node.name, self.name_span(node, "class"), bases, decorators)
         for child in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
             self.walk(child)
         self.visit_ClassDef_body(node)
@@ -737,167 +656,53 @@ class _AstWalker(_Walker):
         self.leave_ClassDef_body(node)
         self.leave_ClassDef(node)
 
-    def _walk_dict(self, node: ast.Dict) -> None:  # type: ignore[override]
+    def _walk_call(self, node: ast.Call) -> None:
+        self.record_call(node, _dotted_parts(node.func))
+        self._calls.append(node)
+        self.walk_children(node)
+        self._calls.pop()
+
+    def _walk_dict(self, node: ast.Dict) -> None:
         if not any(scope.kind == "function" for scope in self.scopes):
             for key in node.keys:
                 if isinstance(key, ast.Constant) and isinstance(key.value, str):
                     self.dict_keys.append((key.value, self.span(key)))
         self.walk_children(node)
 
-    def _walk_then_children(self, node: ast.AST) -> None:  # type: ignore[override]
+    def _walk_then_children(self, node: ast.AST) -> None:
         _VISITS[type(node)](self, node)
         self.walk_children(node)
 
+    def _skip(self, node: ast.AST) -> None:
+        pass
+
     # -------------------------------------------------------------- handlers
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:  # type: ignore[override]
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         bound, declared = _local_names(node.body)
         params = _params(node.args)
         names = (bound | {p.name for p in params}) - declared
-        enclosing_class = self.scopes[-1].qualname if self.scopes and self.scopes[-1].kind == "class" else None
-        parent = self.current_scope() or None
-        qualname = self.qualname(node.name)
         fact = FunctionFact(
-            qualname=qualname,
+            qualname=self.qualname(node.name),
             name=node.name,
             span=self.name_span(node, "def"),
             decorators=tuple(self.expr(d) for d in node.decorator_list),
             decorator_spans=tuple(self.span(d) for d in node.decorator_list),
             decorator_texts=tuple(self.text(d) for d in node.decorator_list),
-            params=tuple(
-                Param(
-                    p.name,
-                    p.kind,
-                    self.expr(p.default) if p.default is not None else None,
-                    self.expr(p.annotation) if p.annotation is not None else None,
-                )
-                for p in params
-            ),
-            class_qualname=enclosing_class,
-            parent=parent,
+            params=tuple(self.param_fact(p) for p in params),
+            class_qualname=self.enclosing_class(),
+            parent=self.current_scope() or None,
             is_async=isinstance(node, ast.AsyncFunctionDef),
             return_annotation=self.expr(node.returns) if node.returns is not None else None,
         )
-        self._function_stack.append((node, fact))
-        self._pending_scope = _Scope(qualname, "function", names)
-        if enclosing_class is not None and self._class_stack:
-            self._class_stack[-1][1]["methods"].append(node.name)
+        self.enter_function(node, fact, names)
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:  # type: ignore[override]
-        info: Dict[str, Any] = {
-            "qualname": self.qualname(node.name),
-            "name": node.name,
-            "span": self.name_span(node, "class"),
-            "bases": tuple(self.expr(b) for b in node.bases if not isinstance(b, ast.Starred)),
-            "keywords": (),  # as libcst's walk gives them (it reads keywords among the bases)
-            "decorators": tuple(self.expr(d) for d in node.decorator_list),
-            "attrs": [],
-            "methods": [],
-            "instance_attrs": {},
-            "parent": self.current_scope() or None,
-        }
-        self._class_stack.append((node, info))
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.record_augmented(node, _OPERATORS.get(type(node.op).__name__, type(node.op).__name__))
 
-    def visit_Call(self, node: ast.Call) -> None:  # type: ignore[override]
-        awaited = self._awaited is node
-        frames = tuple(self.frames)
-        parts = _dotted_parts(node.func)
-        if parts and parts[-1] == "partial" and self._calls:
-            frames = (*frames, Frame("callback", (self.expr(self._calls[-1].func),)))
-        self.calls.append(CallFact(self.call(node), self.current_scope(), frames, awaited))
-
-    def _walk_call(self, node: ast.Call) -> None:  # type: ignore[override]
-        self.visit_Call(node)
-        self._calls.append(node)
-        self.walk_children(node)
-        self._calls.pop()
-
-    def visit_Import(self, node: ast.Import) -> None:  # type: ignore[override]
-        if self.scopes:
-            table: Dict[str, str] = {}
-            self._record_import(node, table)
-            self._bind_imports(table)
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:  # type: ignore[override]
-        if self.scopes:
-            table: Dict[str, str] = {}
-            self._record_import_from(node, table)
-            self._bind_imports(table)
-
-    def visit_Return(self, node: ast.Return) -> None:  # type: ignore[override]
-        if self.scopes and self.scopes[-1].kind == "function" and node.value is not None:
-            value = self.expr(node.value)
-            self.scopes[-1].returns.append(value)
-            if value != Const(None):
-                handlers = [f.span for f in self.frames if f.kind == "except"]
-                if handlers:
-                    self.scopes[-1].handler_returns.append(handlers[-1])
-
-    def visit_Raise(self, node: ast.Raise) -> None:  # type: ignore[override]
-        if self.scopes and self.scopes[-1].kind == "function":
-            if node.exc is None:
-                exc: Expr = Unknown("reraise")
-            else:
-                exc = self.expr(node.exc.func if isinstance(node.exc, ast.Call) else node.exc)
-            self.scopes[-1].raises.append((exc, self.span(node), tuple(self.frames)))
-
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:  # type: ignore[override]
-        scope = self.current_scope()
-        parts = _dotted_parts(node.target)
-        if scope and parts is not None:
-            operator = _OPERATORS.get(type(node.op).__name__, type(node.op).__name__)
-            record = (".".join(parts), operator, self.expr(node.value), self.span(node), tuple(self.frames))
-            self._augmented.setdefault(scope, []).append(record)
-
-    def visit_Assign(self, node: ast.Assign) -> None:  # type: ignore[override]
+    def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
             self._assign(target, node.value, node)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:  # type: ignore[override]
-        if node.value is not None:
-            self._assign(node.target, node.value, node)
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:  # type: ignore[override]
-        if self.scopes and self.scopes[-1].kind == "function":
-            self._assign(node.target, node.value, node)
-
-    def _assign(self, target: ast.AST, value: ast.AST, node: ast.AST) -> None:  # type: ignore[override]
-        if not self.scopes:
-            parts = _dotted_parts(target)
-            if parts is None:
-                return
-            text = ".".join(parts)
-            if len(parts) == 1:
-                qname = f"{self.module_name}.{text}" if self.module_name else text
-            else:
-                qname = ".".join([self.resolve_name(parts[0]).qname, *parts[1:]])
-            self.assigns.append(AssignFact(text, qname, self.expr(value), self.span(target)))
-            return
-        scope = self.scopes[-1]
-        name = target.id if isinstance(target, ast.Name) else None
-        if scope.kind == "class":
-            if name is not None and self._class_stack:
-                self._class_stack[-1][1]["attrs"].append((name, self.expr(value), self.span(target)))
-        elif name is not None and name not in scope.locals:
-            scope.locals[name] = self.expr(value)
-        elif name is not None:
-            scope.rebound.add(name)
-        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id != "self":
-            record = (f"{target.value.id}.{target.attr}", self.expr(value), self.span(node), tuple(self.frames))
-            scope.attr_assigns.append(record)
-        elif (
-            isinstance(target, ast.Attribute)
-            and isinstance(target.value, ast.Name)
-            and target.value.id == "self"
-            and self._class_stack
-            and len(self.scopes) >= 2
-            and self.scopes[-2].kind == "class"
-        ):
-            attrs = self._class_stack[-1][1]["instance_attrs"]
-            attrs.setdefault(target.attr, (self.expr(value), scope.qualname))
-
-    def _skip(self, node: ast.AST) -> None:
-        pass
 
 
 _SPACE = " \t\f\r\n\\"
