@@ -12,8 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from contextlib import contextmanager
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -36,26 +35,47 @@ class _MarkingState(CodegenState):
         if mark is not None and len(mark) == 2:
             mark[1] = len(self.tokens)
 
-    @contextmanager
     def record_syntactic_position(
         self,
         node: cst.CSTNode,
         *,
         start_node: Optional[cst.CSTNode] = None,
         end_node: Optional[cst.CSTNode] = None,
-    ) -> Iterator[None]:
+    ) -> Any:
         if id(node) not in self.wanted:
-            yield
-            return
-        if end_node is not None:
-            self.wanted[id(end_node)] = None
-        start = len(self.tokens)
-        yield
-        end = len(self.tokens)
-        if end_node is not None and id(end_node) in self.marks:
-            end = self.marks[id(end_node)][1]  # hoisted from the child, as PositionProvider does
+            return _NOTHING  # most nodes: no generator-based context manager to build and run
+        return _SyntacticRange(self, node, end_node)
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+_NOTHING = _Nothing()
+
+
+class _SyntacticRange:
+    __slots__ = ("state", "node", "end_node", "start")
+
+    def __init__(self, state: _MarkingState, node: cst.CSTNode, end_node: Optional[cst.CSTNode]) -> None:
+        self.state, self.node, self.end_node = state, node, end_node
+
+    def __enter__(self) -> None:
+        if self.end_node is not None:
+            self.state.wanted[id(self.end_node)] = None
+        self.start = len(self.state.tokens)
+
+    def __exit__(self, *exc: Any) -> None:
+        marks = self.state.marks
+        end = len(self.state.tokens)
+        if self.end_node is not None and id(self.end_node) in marks:
+            end = marks[id(self.end_node)][1]  # hoisted from the child, as PositionProvider does
         # A third element marks the syntactic range as final (after_codegen keeps it).
-        self.marks[id(node)] = [start, end, 1]
+        marks[id(self.node)] = [self.start, end, 1]
 
 
 def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Dict[int, Span]:
