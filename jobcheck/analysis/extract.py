@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import fields, is_dataclass
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -69,23 +69,41 @@ def syntax_error_facts(path: str, module_name: str, is_package: bool, error: Exc
 
 
 def _fill_spans(value: Any, spans: Dict[int, Span]) -> Any:
-    if isinstance(value, _Pending):
+    """The facts with each `_Pending` replaced by its span; what holds none is kept as it is."""
+    kind = type(value)
+    if kind is _Pending:
         return spans.get(id(value.node), (1, 0, 1, 0))
-    if isinstance(value, tuple):
-        return tuple(_fill_spans(item, spans) for item in value)
-    if is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for f in fields(value):
-            old = getattr(value, f.name)
-            if isinstance(old, (tuple, _Pending)) or is_dataclass(old):
-                new = _fill_spans(old, spans)
-                if new is not old:
-                    changes[f.name] = new
-        return replace(value, **changes) if changes else value
-    return value
+    if kind in _PLAIN:
+        return value
+    if kind is tuple:
+        filled = tuple([_fill_spans(item, spans) for item in value])
+        return value if all(new is old for new, old in zip(filled, value)) else filled
+    if not _is_fact_type(kind):
+        return value
+    changed = None
+    for name, old in value.__dict__.items():
+        if type(old) in _PLAIN:
+            continue
+        new = _fill_spans(old, spans)
+        if new is not old:
+            changed = changed if changed is not None else dict(value.__dict__)
+            changed[name] = new
+    if changed is None:
+        return value
+    copy = object.__new__(kind)  # a frozen dataclass with new field values (`replace` costs 3x)
+    copy.__dict__.update(changed)
+    return copy
 
 
-# ----------------------------------------------------------------- the walk
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+_FACT_TYPES: Dict[type, bool] = {}
+
+
+def _is_fact_type(kind: type) -> bool:
+    known = _FACT_TYPES.get(kind)
+    if known is None:
+        known = _FACT_TYPES[kind] = is_dataclass(kind)
+    return known
 
 
 def _dotted_parts(node: cst.BaseExpression) -> Optional[List[str]]:
