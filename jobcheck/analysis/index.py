@@ -66,7 +66,9 @@ class Target:
         attrs = tuple(attrs)
         if not attrs:
             return self
-        return replace(self, attrs=(*self.attrs, *attrs))
+        copy = object.__new__(Target)  # `replace` costs three times as much, on the resolver's hot path
+        copy.__dict__.update(self.__dict__, attrs=(*self.attrs, *attrs))
+        return copy
 
 
 class ProjectIndex:
