@@ -6,6 +6,7 @@ Nothing here imports libcst: a run served from the cache never needs it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, Optional, Tuple
 
 # (line, col, end_line, end_col): lines 1-based, columns 0-based code points.
@@ -168,6 +169,12 @@ class FunctionFact:
     handler_returns: Tuple[Span, ...] = ()
     # `name.attr = value` on a local or parameter (not `self`): (dotted target, value, span, context)
     attr_assigns: Tuple[Tuple[str, Expr, Span, Tuple["Frame", ...]], ...] = ()
+
+    @cached_property
+    def local_values(self) -> Dict[str, Expr]:
+        """`locals` as a mapping, built once (the analysis looks names up in it again and again).
+        Read only."""
+        return dict(self.locals)
 
 
 @dataclass(frozen=True)

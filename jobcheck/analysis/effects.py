@@ -114,7 +114,7 @@ class Typer:
         head, _, rest = name.qname.partition(".")
         attrs = rest.split(".") if rest else []
         if name.kind == "local" and where.function is not None:
-            bound = dict(where.function.locals).get(head)
+            bound = where.function.local_values.get(head)
             if bound is not None:
                 return self._attrs(self.of(bound, where, depth + 1), attrs)
             for param in where.function.params:
@@ -507,7 +507,7 @@ class EffectAnalysis:
                     return True
         if where is None or where.function is None:
             return False
-        locals_ = dict(where.function.locals)
+        locals_ = where.function.local_values
         state = tuple(self.v["guards"]["state_fields"])
         for name in frame.names:
             head, _, field = name.partition(".")
@@ -553,7 +553,7 @@ class EffectAnalysis:
             if not (on_parameter or leaf(call.func) in pure):
                 return False
 
-        locals_ = dict(where.function.locals)
+        locals_ = where.function.local_values
 
         def harmless(name: str) -> bool:
             head = name.split(".")[0]
@@ -662,7 +662,7 @@ class EffectAnalysis:
     def _sent_by(self, receiver: Expr, where: Where, path: str):
         """The enqueue site that produced a value: `task(x)` itself, or a local bound to it."""
         if isinstance(receiver, Name) and receiver.kind == "local" and where.function is not None:
-            receiver = dict(where.function.locals).get(receiver.qname, receiver)
+            receiver = where.function.local_values.get(receiver.qname, receiver)
         if isinstance(receiver, Call):
             return self._enqueues.get((path, receiver.span))
         return None
@@ -685,7 +685,7 @@ class EffectAnalysis:
     def _configured(self, value: Optional[Expr], where: Where) -> bool:
         """A value read from the deployment's configuration: `settings.X`, `os.environ[...]`, `env(...)`."""
         if isinstance(value, Name) and value.kind == "local" and where.function is not None:
-            value = dict(where.function.locals).get(value.qname.split(".")[0], value)
+            value = where.function.local_values.get(value.qname.split(".")[0], value)
         if isinstance(value, Call) and leaf(value.func) in ("float", "int", "Decimal") and value.args:
             value = value.args[0]  # `float(os.environ["PAUSE"])`
         if isinstance(value, Call) and leaf(value.func) in ("env", "getenv", "getattr", "get") and value.args:
@@ -827,13 +827,13 @@ class EffectAnalysis:
         A parameter is neither: `Repository.create(self, object)` adds what its caller built."""
         if not (isinstance(value, Name) and value.kind == "local" and where.function is not None):
             return False
-        bound = dict(where.function.locals).get(value.qname.split(".")[0])
+        bound = where.function.local_values.get(value.qname.split(".")[0])
         return isinstance(bound, Call) and not self._constructed(bound, where)
 
     def _constructed(self, value: Optional[Expr], where: Where) -> bool:
         """Whether a value is a new object: `Model(...)`, or a local bound to one."""
         if isinstance(value, Name) and value.kind == "local" and where.function is not None:
-            value = dict(where.function.locals).get(value.qname)
+            value = where.function.local_values.get(value.qname)
         if isinstance(value, (Collection,)) and value.kind in ("list", "tuple"):
             return any(self._constructed(item, where) for item in value.items)
         if not isinstance(value, Call):
@@ -866,7 +866,7 @@ class EffectAnalysis:
 
     def _statement(self, statement: Expr, where: Where, location: Location) -> Optional[Effect]:
         if isinstance(statement, Name) and statement.kind == "local" and where.function is not None:
-            statement = dict(where.function.locals).get(statement.qname, statement)  # `stmt = insert(...)`
+            statement = where.function.local_values.get(statement.qname, statement)  # `stmt = insert(...)`
         if isinstance(statement, Const) and isinstance(statement.value, str):
             match = WRITE_SQL.match(statement.value)
             if match is None:
@@ -895,7 +895,7 @@ class EffectAnalysis:
     def _augmented_increments(self, module: ModuleFacts, function: FunctionFact, where: Where, outer) -> List[Effect]:
         """`row.count += 1` on a model row: saved later, a repeated job counts twice."""
         found = []
-        locals_ = dict(function.locals)
+        locals_ = function.local_values
         for target, operator, value, span, frames in function.augmented:
             if "." not in target or operator not in ("AddAssign", "SubtractAssign", "Add", "Subtract"):
                 continue

@@ -95,6 +95,7 @@ class ProjectIndex:
         self._assigns: Dict[Tuple[str, str], AssignFact] = {}
         self._imports: Dict[str, Dict[str, str]] = {}
         self._resolved: Dict[str, Target] = {}
+        self._cut_short = 0  # answers the depth limit cut short (they are not kept)
         # Memos of name resolution. Loading a module on demand never changes an answer: every
         # project module is known from the start and lookups load what they need.
         self._module_of: Dict[str, Tuple[Optional[str], List[str]]] = {}
@@ -172,16 +173,19 @@ class ProjectIndex:
         return None, parts
 
     def resolve(self, qname: str, depth: int = 0) -> Target:
-        """Follow a qualified name through project modules to what it names."""
-        if depth:
-            return self._resolve(qname, depth)
+        """Follow a qualified name through project modules to what it names. An answer that
+        never reached the depth limit is the same at any depth, and is kept."""
         found = self._resolved.get(qname)
         if found is None:
-            found = self._resolved[qname] = self._resolve(qname, 0)
+            cut_short = self._cut_short
+            found = self._resolve(qname, depth)
+            if self._cut_short == cut_short:
+                self._resolved[qname] = found
         return found
 
     def _resolve(self, qname: str, depth: int) -> Target:
         if depth > MAX_RESOLVE_DEPTH:
+            self._cut_short += 1
             return Target("external", self.knowledge.canonical(qname))
         module_name, rest = self.module_of(qname)
         if module_name is None:
@@ -244,6 +248,7 @@ class ProjectIndex:
     def _value(self, value: Expr, where: Where, depth: int) -> Target:
         """What a bound value is: the object it names, or an instance of what it calls."""
         if depth > MAX_RESOLVE_DEPTH:
+            self._cut_short += 1
             return Target("value", "", module=where.module, expr=value)
         if isinstance(value, Name):
             return self._name(value, where, depth)
@@ -255,7 +260,11 @@ class ProjectIndex:
 
     def call_result(self, call: Call, where: Where, depth: int = 0) -> Target:
         """The value a call returns, when the code shows its type."""
-        func = self._value(call.func, where, depth + 1) if depth <= MAX_RESOLVE_DEPTH else Target("value", "")
+        if depth > MAX_RESOLVE_DEPTH:
+            self._cut_short += 1
+            func = Target("value", "")
+        else:
+            func = self._value(call.func, where, depth + 1)
         if func.kind == "class" and not func.attrs:
             return Target("instance", func.qname, module=func.module, cls=func.cls)
         if func.kind == "external" and func.canonical == "typing.NewType" and len(call.args) == 2:
@@ -302,7 +311,7 @@ class ProjectIndex:
             head, _, rest = name.qname.partition(".")
             attrs = tuple(rest.split(".")) if rest else ()
             if where.function is not None:
-                bound = dict(where.function.locals).get(head)
+                bound = where.function.local_values.get(head)
                 if bound is not None:
                     return self._value(bound, where, depth + 1).with_attrs(attrs)
                 if head in ("self", "cls") and where.function.class_qualname:

@@ -98,7 +98,7 @@ def _maybe_unbound(argument: Expr, fact: CallFact, where: Where) -> bool:
     head = argument.qname.split(".")[0]
     if head in where.function.rebound:
         return True
-    rebound = head in dict(where.function.locals) and any(p.name == head for p in where.function.params)
+    rebound = head in where.function.local_values and any(p.name == head for p in where.function.params)
     return rebound and any(frame.kind == "except" for frame in fact.context)
 
 
