@@ -17,7 +17,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from jobcheck import __version__
 from jobcheck.model import ModuleFacts
@@ -155,11 +155,32 @@ class RunCache(_PickleStore):
             digest.update(hashlib.blake2b(data, digest_size=16).digest())
         return digest.hexdigest()
 
+    @staticmethod
+    def quick_key(
+        slot: str,
+        stats: Optional[List[Tuple[str, int, int]]],
+        overrides: Dict[str, bytes],
+        extra: Iterable[Tuple[str, bytes]],
+    ) -> Optional[str]:
+        """A key from the files' sizes and modification times instead of their bytes (None when
+        the times cannot be trusted): a run with nothing touched reads no source file."""
+        if stats is None:
+            return None
+        digest = hashlib.blake2b(b"stat\0" + slot.encode() + _fingerprint("run").encode(), digest_size=32)
+        digest.update(repr(stats).encode("utf-8", "surrogatepass"))
+        for rel, data in sorted(overrides.items()):
+            digest.update(b"\2" + rel.encode("utf-8", "surrogatepass") + b"\0" + hashlib.blake2b(data).digest())
+        for rel, data in extra:
+            digest.update(b"\1" + rel.encode("utf-8", "surrogatepass") + b"\0")
+            digest.update(hashlib.blake2b(data, digest_size=16).digest())
+        return digest.hexdigest()
+
     def get(self, slot: str, key: str) -> Optional[object]:
+        """The run stored under `key`, a content key or a quick key."""
         entry = self._load(slot)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
+        if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], tuple) and key in entry[0]:
             return entry[1]
         return None
 
-    def put(self, slot: str, key: str, value: object) -> None:
-        self._save(slot, (key, value))
+    def put(self, slot: str, keys: Tuple[str, Optional[str]], value: object) -> None:
+        self._save(slot, (tuple(k for k in keys if k), value))

@@ -475,21 +475,52 @@ def _run(
     files, targets, errors = _files_to_read(paths, config, stdin)
     result.notifications.extend(Notification(path, problem) for path, problem in errors)
     overrides = {_relative(stdin[0], config): stdin[1]} if stdin is not None else {}
-    cache = FactsCache(cache_dir) if cache_dir is not None else None
-    sources = SourceSet(files, config.root, jobs, overrides, cache)
     codes = set(codes)
     runs = RunCache(cache_dir) if cache_dir is not None else None
     slot = key = ""
+    quick: Optional[str] = None
     if runs is not None:
         slot = RunCache.slot(repr(config), ",".join(sorted(codes)), repr(None if targets is None else sorted(targets)))
-        key = RunCache.key(slot, sources.data, _other_inputs(config.root))
+        others = _other_inputs(config.root)
+        quick = RunCache.quick_key(slot, _file_stats(files), overrides, others)
+        cached = runs.get(slot, quick) if quick is not None else None
+        if isinstance(cached, CachedRun):
+            return cached.restore(result, overrides)  # reports read the files they quote
+    cache = FactsCache(cache_dir) if cache_dir is not None else None
+    sources = SourceSet(files, config.root, jobs, overrides, cache)
+    if runs is not None:
+        key = RunCache.key(slot, sources.data, others)
         cached = runs.get(slot, key)
         if isinstance(cached, CachedRun):
-            return cached.restore(result, sources)
+            runs.put(slot, (key, quick), cached)  # files touched, not changed (a checkout)
+            return cached.restore(result, sources.data)
     _analyse(result, sources, config, catalog, codes, targets, files)
     if runs is not None and not any(n.kind == "internal" for n in result.notifications):
-        runs.put(slot, key, CachedRun.of(result, errors))
+        runs.put(slot, (key, quick), CachedRun.of(result, errors))
     return result
+
+
+RECENT_NS = 2_000_000_000  # a file changed this recently may change again within its mtime's tick
+
+
+def _file_stats(files: Sequence[file_discovery.SourceFile]) -> Optional[List[Tuple[str, int, int]]]:
+    """(path, size, mtime) of every file, to recognise an unchanged tree without reading it; None
+    when a file changed in the last two seconds: an edit within the same clock tick would keep
+    its size and time (git's "racy" files), so such a tree is recognised by content only."""
+    import time
+
+    recent = time.time_ns() - RECENT_NS
+    stats = []
+    for source in files:
+        try:
+            info = os.stat(source.path)
+        except OSError:
+            stats.append((source.rel, -1, -1))
+            continue
+        if info.st_mtime_ns >= recent:
+            return None
+        stats.append((source.rel, info.st_size, info.st_mtime_ns))
+    return stats
 
 
 @dataclass
@@ -507,7 +538,7 @@ class CachedRun:
         analysed = [n for n in result.notifications if (n.path, n.message) not in found_again]
         return cls(result.findings, result.suppressed, analysed, result.files_checked)
 
-    def restore(self, result: RunResult, sources: "SourceSet") -> RunResult:
+    def restore(self, result: RunResult, texts: Dict[str, bytes]) -> RunResult:
         from types import SimpleNamespace
 
         result.findings = list(self.findings)
@@ -515,8 +546,8 @@ class CachedRun:
         result.notifications.extend(self.notifications)
         result.notifications.sort(key=lambda n: (n.path, n.message))
         result.files_checked = self.files_checked
-        # reports quote source lines from the project's texts; nothing else of it is needed
-        result.project = SimpleNamespace(texts=sources.data, tasks=())
+        # reports quote source lines from the texts analysed, else from disk; nothing else is needed
+        result.project = SimpleNamespace(texts=texts, tasks=())
         return result
 
 

@@ -192,15 +192,15 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             return
         for entry in entries:
             child_rel = f"{rel}/{entry.name}" if rel else entry.name
-            child = Path(entry.path)
             try:
                 is_dir = entry.is_dir()
-                is_file = entry.is_file()
+                is_file = not is_dir and entry.is_file()
             except OSError:
                 continue
             if is_dir:
                 if entry.name.startswith(".") or matcher.excluded(child_rel):
                     continue
+                child = Path(entry.path)
                 if gitignores.ignored(child_rel, is_dir=True) or _is_virtualenv(child):
                     continue
                 linked = entry.is_symlink()
@@ -213,7 +213,7 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             elif is_file and matcher.included(child_rel) and not matcher.excluded(child_rel):
                 if not gitignores.ignored(child_rel, is_dir=False):
                     # only a link needs resolving: the folder it is in is already a real path
-                    add(child, child_rel, None if entry.is_symlink() else real_directory / entry.name)
+                    add(Path(entry.path), child_rel, None if entry.is_symlink() else real_directory / entry.name)
 
     for given in paths:
         if not given.exists():

@@ -105,3 +105,60 @@ def test_run_cache_sees_every_input(tmp_path):
     assert check(root, "--select", "JC803").count("JC803") == 2
     (root / "pyproject.toml").write_text('[tool.jobcheck]\nignore = ["JC602", "JC803"]\n')
     assert "JC803" not in check(root)
+
+
+READS_PROBE = (
+    "import os, pathlib, runpy, sys\n"
+    "read = pathlib.Path.read_bytes\n"
+    "seen = []\n"
+    "project = os.getcwd() + os.sep\n"
+    "def counted(self):\n"
+    "    data = read(self)\n"
+    "    if self.suffix == '.py' and str(self.absolute()).startswith(project):\n"
+    "        seen.append(self.name)\n"
+    "    return data\n"
+    "pathlib.Path.read_bytes = counted\n"
+    "sys.argv = ['jobcheck', 'check', '--output-format', 'concise', '--exit-zero', '.']\n"
+    "try:\n    runpy.run_module('jobcheck', run_name='__main__')\n"
+    "except SystemExit:\n    pass\n"
+    "print(len(seen), file=sys.stderr)\n"
+)
+
+
+def sources_read(root: Path):
+    """(output, how many of the project's Python files the run read)."""
+    completed = subprocess.run([sys.executable, "-c", READS_PROBE], cwd=root, capture_output=True, text=True, timeout=120)
+    return completed.stdout, int(completed.stderr.strip().splitlines()[-1])
+
+
+def age(root: Path, seconds: int = 3600) -> None:
+    """Files last changed an hour ago, as in a checkout nobody is editing."""
+    import os
+    import time
+
+    for path in root.rglob("*"):
+        if path.is_file() and ".jobcheck_cache" not in path.parts:
+            then = time.time() - seconds
+            os.utime(path, (then, then))
+
+
+def test_an_untouched_tree_is_answered_without_reading_its_files(tmp_path):
+    root = write_project(tmp_path, PROJECT)
+    age(root)
+    fresh = check(root, "--no-cache")
+    assert sources_read(root) == (fresh, 3)  # the first run reads and analyses
+    assert sources_read(root) == (fresh, 0)  # sizes and times unchanged: nothing read
+
+
+def test_a_touched_or_edited_file_is_read_again(tmp_path):
+    root = write_project(tmp_path, PROJECT)
+    age(root)
+    fresh = check(root)
+    helpers = root / "shop" / "helpers.py"
+    age(root, seconds=1800)  # touched (a checkout), not changed: read, and the same answer
+    assert sources_read(root) == (fresh, 3)
+    assert sources_read(root) == (fresh, 0)
+    helpers.write_text("import requests\n\n\ndef notify(url):\n    return requests.post(url)\n")
+    after, read = sources_read(root)  # just edited: its time is too recent to trust, contents decide
+    assert "`relay` calls `requests.post` (http POST) (through a helper)" in after and read == 3
+    assert sources_read(root)[1] == 3
