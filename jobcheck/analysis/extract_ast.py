@@ -217,24 +217,35 @@ def _exits(body: Sequence[ast.stmt]) -> bool:
 
 def _children(node: ast.AST) -> List[ast.AST]:
     """Children in libcst's walk order, annotations left out."""
-    if isinstance(node, ast.Call):
+    kind = type(node)
+    if kind is ast.Call:
         return [node.func, *_call_arguments(node)]
-    if isinstance(node, ast.Dict):
+    if kind is ast.Dict:
         return [child for key, value in zip(node.keys, node.values) for child in (key, value) if child is not None]
-    if isinstance(node, ast.keyword):
-        return [node.value]
     result = []
-    for name, value in ast.iter_fields(node):
-        if name in _SKIPPED_FIELDS:
-            continue
-        if isinstance(value, ast.AST):
-            result.append(value)
-        elif isinstance(value, list):
+    for name in _child_fields(kind):
+        value = getattr(node, name, None)
+        if isinstance(value, list):
             result.extend(item for item in value if isinstance(item, ast.AST))
+        elif isinstance(value, ast.AST):
+            result.append(value)
     return result
 
 
 _SKIPPED_FIELDS = frozenset({"annotation", "returns", "ctx", "op", "ops", "type_comment", "type_params"})
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> Tuple[str, ...]:
+    """The fields of a node type that can hold nodes (not names, numbers or flags)."""
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _SKIPPED_FIELDS and f not in _PLAIN_FIELDS)
+    return names
+
+
+# fields that hold strings, numbers or flags in every node type that has them
+_PLAIN_FIELDS = frozenset({"id", "attr", "arg", "name", "names", "module", "level", "conversion", "is_async", "kind"})
 
 
 def _call_arguments(node: ast.Call) -> List[ast.AST]:
