@@ -327,8 +327,8 @@ class SourceSet:
 
         modules = [m for spec in knowledge.frameworks.values() for m in spec.get("modules", ())]
         modules += [name.split(".")[0] for name, _ in config.task_decorators]
-        pattern = prefilter.framework_import_pattern(modules)
-        first = self.parse_many([rel for rel, data in self.data.items() if pattern.search(data)])
+        imports_framework = prefilter.FrameworkImports(modules)
+        first = self.parse_many([rel for rel, data in self.data.items() if imports_framework.search(data)])
         selected = {facts.path: facts for facts in first}
         needles = prefilter.SymbolNeedles()
         for _ in range(4):

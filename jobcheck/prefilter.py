@@ -11,14 +11,27 @@ into it (a helper a task calls, a settings module).
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Iterable, Optional, Pattern, Set
+from typing import Dict, FrozenSet, Iterable, Optional, Set
 
 from jobcheck.model import ModuleFacts
 
 
-def framework_import_pattern(modules: Iterable[str]) -> Pattern[bytes]:
-    alternatives = b"|".join(re.escape(m.encode()) for m in sorted(set(modules)))
-    return re.compile(rb"^[ \t]*(?:from|import)[ \t]+(?:" + alternatives + rb")\b", re.MULTILINE)
+class FrameworkImports:
+    """Files that import one of the job frameworks' modules."""
+
+    def __init__(self, modules: Iterable[str]) -> None:
+        self.names = sorted({m.encode() for m in modules})
+        alternatives = b"|".join(re.escape(m) for m in self.names)
+        self.pattern = re.compile(rb"(?:from|import)[ \t]+(?:" + alternatives + rb")\b")
+
+    def search(self, data: bytes) -> bool:
+        if not any(name in data for name in self.names):  # a substring search per name: fast
+            return False
+        return any(_first_on_line(data, m.start()) for m in self.pattern.finditer(data))
+
+
+def _first_on_line(data: bytes, at: int) -> bool:
+    return not data[data.rfind(b"\n", 0, at) + 1 : at].strip(b" \t")
 
 
 class SymbolNeedles:
@@ -50,8 +63,9 @@ class SymbolNeedles:
 # Patterns start with a literal, not with `^` in MULTILINE mode, which Python's `re` tries at
 # every position (four times slower); where a match starts is checked after.
 RELATIVE_PACKAGE_IMPORT = re.compile(rb"from[ \t]+\.+[ \t]+import\b")
-# an import statement, with a parenthesised name list over several lines
-IMPORT_STATEMENT = re.compile(rb"(?:from[ \t]+[\w.]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n]*)|import[ \t]+[^\n]*)")
+IMPORT_KEYWORD = re.compile(rb"import[ \t(]")
+FROM_HEAD = re.compile(rb"(?:^|[;:])[ \t]*(from[ \t]+[\w.]+[ \t]+)$")  # before `import`, on its line
+IMPORTED_NAMES = re.compile(rb"[ \t]*(?:\([^)]*\)|[^\n]*)")  # a parenthesised list may span lines
 CONTINUATION = re.compile(rb"\\\r?\n")
 
 
@@ -63,10 +77,26 @@ def _starts_statement(data: bytes, at: int) -> bool:
 
 
 def import_text(data: bytes) -> bytes:
-    """The file's import statements, one per line."""
+    """The file's import statements, one per line: found from the `import` keyword (a literal
+    search) and read back to the `from` before it."""
     if b"\\" in data:
         data = CONTINUATION.sub(b" ", data)
-    return b"\n".join(m.group() for m in IMPORT_STATEMENT.finditer(data) if _starts_statement(data, m.start()))
+    statements = []
+    for match in IMPORT_KEYWORD.finditer(data):
+        at = match.start()
+        if at and data[at - 1] not in b" \t\n;:":
+            continue  # `__import__`, `reimport`
+        head = data[data.rfind(b"\n", 0, at) + 1 : at]
+        before = head.rstrip(b" \t")
+        if not before or before[-1:] in (b";", b":"):  # `import x`, `if X: import x`
+            end = data.find(b"\n", at)
+            statements.append(data[at : end if end >= 0 else len(data)])
+            continue
+        found = FROM_HEAD.search(head)
+        if found:
+            names = IMPORTED_NAMES.match(data, at + len(b"import"))
+            statements.append(found.group(1) + b"import" + (names.group() if names else b""))
+    return b"\n".join(statements)
 
 
 def imports_from_package(data: bytes) -> bool:
@@ -101,8 +131,22 @@ class NeedleMatcher:
 WORD = re.compile(rb"\w+")
 
 
-def _words(words: Dict[str, Set[str]]):
-    if not words:
-        return None
-    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rb"\b(" + alternatives + rb")\b")
+def _words(words: Dict[str, Set[str]]) -> Optional["_Words"]:
+    return _Words(words) if words else None
+
+
+class _Words:
+    """Whole words, found by an expression that starts with the words themselves: a leading
+    `\\b` would make Python's `re` try it at every position (ten times slower)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        alternatives = b"|".join(re.escape(w.encode()) for w in sorted(words, key=len, reverse=True))
+        self.pattern = re.compile(rb"(?:" + alternatives + rb")\b")
+
+    def search(self, data: bytes) -> bool:
+        # a match preceded by a word character is inside a longer word, as is any match that
+        # could start within it (words are identifiers)
+        return any(m.start() == 0 or data[m.start() - 1] not in _WORD_BYTES for m in self.pattern.finditer(data))
+
+
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
