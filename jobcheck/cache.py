@@ -150,9 +150,7 @@ class RunCache(_PickleStore):
         for rel in sorted(files):
             digest.update(rel.encode("utf-8", "surrogatepass") + b"\0")
             digest.update(hashlib.blake2b(files[rel], digest_size=16).digest())
-        for rel, data in extra:
-            digest.update(b"\1" + rel.encode("utf-8", "surrogatepass") + b"\0")
-            digest.update(hashlib.blake2b(data, digest_size=16).digest())
+        _digest_extra(digest, extra)
         return digest.hexdigest()
 
     @staticmethod
@@ -170,9 +168,7 @@ class RunCache(_PickleStore):
         digest.update(repr(stats).encode("utf-8", "surrogatepass"))
         for rel, data in sorted(overrides.items()):
             digest.update(b"\2" + rel.encode("utf-8", "surrogatepass") + b"\0" + hashlib.blake2b(data).digest())
-        for rel, data in extra:
-            digest.update(b"\1" + rel.encode("utf-8", "surrogatepass") + b"\0")
-            digest.update(hashlib.blake2b(data, digest_size=16).digest())
+        _digest_extra(digest, extra)
         return digest.hexdigest()
 
     def get(self, slot: str, key: str) -> Optional[object]:
@@ -184,3 +180,10 @@ class RunCache(_PickleStore):
 
     def put(self, slot: str, keys: Tuple[str, Optional[str]], value: object) -> None:
         self._save(slot, (tuple(k for k in keys if k), value))
+
+
+def _digest_extra(digest: "hashlib._Hash", extra: Iterable[Tuple[str, bytes]]) -> None:
+    """The files besides sources a run reads (worker declarations, dependency versions)."""
+    for rel, data in extra:
+        digest.update(b"\1" + rel.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(hashlib.blake2b(data, digest_size=16).digest())

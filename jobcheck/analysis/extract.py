@@ -368,26 +368,8 @@ class _Walker(FactsWalker):
         return Unknown(type(node).__name__)
 
     def call(self, node: cst.Call, depth: int = 0) -> Call:
-        args: List[Expr] = []
-        kwargs: List[Tuple[str, Expr]] = []
-        star_args = star_kwargs = False
-        for arg in node.args:
-            if arg.star == "*":
-                star_args = True
-            elif arg.star == "**":
-                star_kwargs = True
-            elif arg.keyword is not None:
-                kwargs.append((arg.keyword.value, self.expr(arg.value, depth + 1)))
-            else:
-                args.append(self.expr(arg.value, depth + 1))
-        return Call(
-            func=self.expr(node.func, depth + 1),
-            args=tuple(args),
-            kwargs=tuple(kwargs),
-            star_args=star_args,
-            star_kwargs=star_kwargs,
-            span=self.span(node),
-        )
+        arguments = ((arg.star, arg.keyword.value if arg.keyword is not None else None, arg.value) for arg in node.args)
+        return self.call_fact(node, node.func, arguments, depth)
 
     # -------------------------------------------------------------- the walk
     # A hand-written walk: libcst's visitor rebuilds every node it passes, which costs

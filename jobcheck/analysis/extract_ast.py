@@ -248,6 +248,15 @@ def _child_fields(kind: type) -> Tuple[str, ...]:
 _PLAIN_FIELDS = frozenset({"id", "attr", "arg", "name", "names", "module", "level", "conversion", "is_async", "kind"})
 
 
+def _argument(node: ast.AST) -> Tuple[str, Optional[str], ast.AST]:
+    """(star, keyword, value) of an argument, as libcst's `Arg` has them."""
+    if isinstance(node, ast.Starred):
+        return "*", None, node.value
+    if isinstance(node, ast.keyword):
+        return ("**", None, node.value) if node.arg is None else ("", node.arg, node.value)
+    return "", None, node
+
+
 def _call_arguments(node: ast.Call) -> List[ast.AST]:
     """Positional and keyword arguments in source order (`f(a=1, *rest)` is valid Python)."""
     if not node.keywords or not node.args:
@@ -516,26 +525,7 @@ class _AstWalker(FactsWalker):
         return self.source.text[start : start + 1] == "("
 
     def call(self, node: ast.Call, depth: int = 0) -> Call:
-        args: List[Expr] = []
-        kwargs: List[Tuple[str, Expr]] = []
-        star_args = star_kwargs = False
-        for arg in _call_arguments(node):
-            if isinstance(arg, ast.Starred):
-                star_args = True
-            elif isinstance(arg, ast.keyword) and arg.arg is None:
-                star_kwargs = True
-            elif isinstance(arg, ast.keyword):
-                kwargs.append((arg.arg, self.expr(arg.value, depth + 1)))
-            else:
-                args.append(self.expr(arg, depth + 1))
-        return Call(
-            func=self.expr(node.func, depth + 1),
-            args=tuple(args),
-            kwargs=tuple(kwargs),
-            star_args=star_args,
-            star_kwargs=star_kwargs,
-            span=self.span(node),
-        )
+        return self.call_fact(node, node.func, map(_argument, _call_arguments(node)), depth)
 
     # -------------------------------------------------------------- the walk
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from jobcheck.model import (
     AssignFact,
     BinOp,
+    Call,
     CallFact,
     ClassFact,
     Collection,
@@ -277,6 +278,29 @@ class FactsWalker:
             table: Dict[str, str] = {}
             self._record_import_from(node, table)
             self._bind_imports(table)
+
+    def call_fact(self, node: Any, func: Any, arguments: Iterable[Tuple[str, Optional[str], Any]], depth: int) -> Call:
+        """A call from its arguments in source order, each as (star: "", "*" or "**", keyword, value)."""
+        args: List[Expr] = []
+        kwargs: List[Tuple[str, Expr]] = []
+        star_args = star_kwargs = False
+        for star, keyword, value in arguments:
+            if star == "*":
+                star_args = True
+            elif star == "**":
+                star_kwargs = True
+            elif keyword is not None:
+                kwargs.append((keyword, self.expr(value, depth + 1)))
+            else:
+                args.append(self.expr(value, depth + 1))
+        return Call(
+            func=self.expr(func, depth + 1),
+            args=tuple(args),
+            kwargs=tuple(kwargs),
+            star_args=star_args,
+            star_kwargs=star_kwargs,
+            span=self.span(node),
+        )
 
     def param_fact(self, param: RawParam) -> Param:
         return Param(
