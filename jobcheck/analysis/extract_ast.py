@@ -78,7 +78,6 @@ def decode(data: bytes) -> str:
 
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
-_IDENTIFIER = re.compile(r"\w+")
 
 
 class _Source:
@@ -425,8 +424,7 @@ class _AstWalker(FactsWalker):
         at = match.end() if match else start
         line = bisect.bisect_right(self.source.line_starts, at)
         col = at - self.source.line_starts[line - 1]
-        written = _IDENTIFIER.match(self.source.text, at)  # as written: `ast` normalises (NFKC)
-        return (line, col, line, col + (len(written.group()) if written else len(node.name)))
+        return (line, col, line, col + _identifier_length(self.source.text, at))
 
     def text(self, node: ast.AST, limit: int = 120) -> str:
         """The node's source as libcst quotes it: with the parentheses around it."""
@@ -754,6 +752,15 @@ def _space_after(source: str, at: int) -> int:
             break
         at += 1
     return at
+
+
+def _identifier_length(text: str, at: int) -> int:
+    """The length of the name at `at` as written (`ast` gives it NFKC-normalised; `\\w` leaves
+    out combining marks that names may hold)."""
+    end = at
+    while end < len(text) and ("_" + text[end]).isidentifier():
+        end += 1
+    return end - at
 
 
 def _constant(node: ast.Constant) -> Expr:
