@@ -209,7 +209,8 @@ def test_deep_nesting_read_by_ast_is_analysed_or_refused_never_an_error():
     assert facts.error is None and [fact.call.func for fact in facts.calls] == [Name("deep.g")]
     assert analyse_source(within_cpython, "deep.py", "deep", False).error.message.startswith("nesting deeper")
     beyond = b"x = " + b"-" * 5000 + b"1\n"
-    assert analyse_source(beyond, "deep.py", "deep", False, cheap=True).error.message == "nesting too deep to parse"
+    refused = analyse_source(beyond, "deep.py", "deep", False, cheap=True).error.message
+    assert refused in ("nesting too deep to parse", "nesting too deep to analyse")  # CPython 3.9 parses it
 
 
 def test_parsing_without_node_validation_gives_the_same_tree_and_restores_validation():
