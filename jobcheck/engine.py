@@ -271,7 +271,10 @@ class SourceSet:
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
             if self._pool is None:
                 self._pool = _start_pool(self.jobs)
-            results = self._pool.map(_analyse_job, jobs, chunksize=4)
+            # the largest files first, one at a time: no worker is left with a big one at the end
+            order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
+            done = dict(zip(order, self._pool.map(_analyse_job, [jobs[i] for i in order], chunksize=1)))
+            results = (done[i] for i in range(len(jobs)))
         else:
             results = map(_analyse_job, jobs)
         for rel, outcome in zip(todo, results):
