@@ -114,3 +114,28 @@ def test_missing_path_is_reported(tmp_path):
 def test_module_names(tmp_path, files, rel, expected):
     touch(tmp_path, *files)
     assert ModuleNamer(tmp_path)(rel) == expected
+
+
+def test_the_gitignore_prefilter_never_hides_an_ignored_path():
+    """The combined expression only saves asking the spec: whatever the spec ignores, it matches."""
+    import itertools
+
+    import pathspec
+
+    from jobcheck.files import _any_ignoring
+
+    lines = [
+        "__pycache__/", "*.py[cod]", "build/", "/top.py", "docs/_build", "**/gen/*.py", "!gen/keep.py",
+        "a/**/b", "*.egg-info/", "node_modules", "!important.pyc", "[Ss]ettings_local.py", "dir/sub/",
+    ]
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    candidates = _any_ignoring(spec)
+    names = ["top.py", "x.pyc", "important.pyc", "build", "gen", "keep.py", "settings_local.py", "b", "sub", "m.py"]
+    folders = ["", "a/", "a/x/", "docs/", "docs/_build/", "src/gen/", "dir/", "pkg.egg-info/", "node_modules/"]
+    checked = 0
+    for folder, name, slash in itertools.product(folders, names, ("", "/")):
+        path = folder + name + slash
+        if spec.match_file(path):
+            checked += 1
+            assert candidates is not None and candidates.search(path), path
+    assert checked > 40
