@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from contextlib import contextmanager
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
@@ -119,7 +119,9 @@ def _refused_by_python(data: bytes) -> Optional[str]:
     return _python_parse(data)[0]
 
 
-def _python_parse(data: bytes, check_nesting: bool = True) -> Tuple[Optional[str], Optional[SyntaxError], Optional[Any]]:
+def _python_parse(
+    data: bytes, check_nesting: bool = True
+) -> Tuple[Optional[str], Optional[SyntaxError], Optional[Any]]:
     """CPython's own parse of the file, once: why it refuses the file when the reason would crash
     the CST parser (nesting too deep: libcst's native parser overflows the C stack, killing the
     process, from about 2,000 levels), the syntax error it found, which places errors better

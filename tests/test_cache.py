@@ -127,7 +127,8 @@ READS_PROBE = (
 
 def sources_read(root: Path):
     """(output, how many of the project's Python files the run read)."""
-    completed = subprocess.run([sys.executable, "-c", READS_PROBE], cwd=root, capture_output=True, text=True, timeout=120)
+    probe = [sys.executable, "-c", READS_PROBE]
+    completed = subprocess.run(probe, cwd=root, capture_output=True, text=True, timeout=120)
     return completed.stdout, int(completed.stderr.strip().splitlines()[-1])
 
 

@@ -27,9 +27,10 @@ def both(source: bytes, module: str = "pkg.mod", is_package: bool = False):
     return by_cst, by_ast
 
 
-@pytest.mark.parametrize(
-    "path", sorted(p for p in FIXTURES.rglob("*.py") if "syntax" not in p.parts), ids=lambda p: str(p.relative_to(FIXTURES))
-)
+FIXTURE_FILES = sorted(p for p in FIXTURES.rglob("*.py") if "syntax" not in p.parts)
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_fixture_facts_are_the_same_from_ast_and_libcst(path):
     by_cst, by_ast = both(path.read_bytes())
     assert by_ast == by_cst

@@ -703,7 +703,10 @@ def _fstring_text(node: cst.BaseExpression) -> str:
         return value if isinstance(value, str) else ""
     if not isinstance(node, cst.FormattedString):
         return ""
-    return "".join(_literal(p.value, node) if isinstance(p, cst.FormattedStringText) else _substitution(p) for p in node.parts)
+    return "".join(
+        _literal(part.value, node) if isinstance(part, cst.FormattedStringText) else _substitution(part)
+        for part in node.parts
+    )
 
 
 def _substitution(part: cst.FormattedStringExpression) -> str:

@@ -223,7 +223,8 @@ class FactsWalker:
         """The frames of an `if`'s then and else arms, from what the test needs of parameters."""
         then_flags = [single] if single else conjuncts
         scope = self.scope_key()
-        then = Frame("branch", tuple(w for _, w in then_flags), tuple(n for n, _ in then_flags), "then", test_span, scope)
+        wanted, names = tuple(w for _, w in then_flags), tuple(n for n, _ in then_flags)
+        then = Frame("branch", wanted, names, "then", test_span, scope)
         names, exprs = ((single[0],), (opposite(single[1]),)) if single else ((), ())
         return then, Frame("branch", exprs, names, "else", test_span, scope)
 
