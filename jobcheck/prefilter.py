@@ -112,8 +112,8 @@ class NeedleMatcher:
         import_words: Optional[Dict[bytes, FrozenSet[bytes]]] = None,
     ) -> None:
         self.modules = frozenset(m.encode() for m, names in symbols.items() if names)
-        self.by_module = {m.encode(): _words({s: set() for s in names}) for m, names in symbols.items() if names}
-        self.package_symbols = _words({s: set() for s in package_symbols})
+        self.by_module = {m.encode(): _Words(names) for m, names in symbols.items() if names}
+        self.package_symbols = _Words(package_symbols) if package_symbols else None
         self.import_words = {} if import_words is None else import_words
 
     def matches(self, data: bytes) -> bool:
@@ -129,10 +129,6 @@ class NeedleMatcher:
 
 
 WORD = re.compile(rb"\w+")
-
-
-def _words(words: Dict[str, Set[str]]) -> Optional["_Words"]:
-    return _Words(words) if words else None
 
 
 class _Words:
