@@ -25,7 +25,14 @@ from jobcheck.model import ModuleFacts
 DEFAULT_FOLDER = ".jobcheck_cache"
 # the modules whose code shapes the facts: a change to them (an upgrade, a development
 # checkout) must not read facts an older version wrote
-FACT_MODULES = ("analysis/extract.py", "analysis/extract_ast.py", "analysis/positions.py", "model.py", "engine.py")
+FACT_MODULES = (
+    "analysis/extract.py",
+    "analysis/extract_ast.py",
+    "analysis/facts_walker.py",
+    "analysis/positions.py",
+    "model.py",
+    "engine.py",
+)
 
 
 @functools.lru_cache(maxsize=None)

@@ -163,3 +163,26 @@ def test_a_touched_or_edited_file_is_read_again(tmp_path):
     after, read = sources_read(root)  # just edited: its time is too recent to trust, contents decide
     assert "`relay` calls `requests.post` (http POST) (through a helper)" in after and read == 3
     assert sources_read(root)[1] == 3
+
+
+def test_the_facts_key_covers_every_module_that_shapes_facts():
+    """A facts entry is keyed by the code that extracts facts: every jobcheck module the
+    extractors import is part of that code."""
+    import ast
+
+    import jobcheck
+    from jobcheck.cache import FACT_MODULES
+
+    package = Path(jobcheck.__file__).parent
+    pending, seen = ["analysis/extract.py", "analysis/extract_ast.py"], set()
+    while pending:
+        rel = pending.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        for node in ast.walk(ast.parse((package / rel).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jobcheck."):
+                target = node.module[len("jobcheck.") :].replace(".", "/") + ".py"
+                if (package / target).is_file():
+                    pending.append(target)
+    assert seen <= set(FACT_MODULES), seen - set(FACT_MODULES)
