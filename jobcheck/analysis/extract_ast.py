@@ -205,11 +205,6 @@ def _local_names(body: Sequence[ast.stmt]) -> Tuple[Set[str], Set[str]]:
     return names, declared
 
 
-def _with_target(item: ast.withitem) -> Optional[str]:
-    """The name an item binds, as libcst's `asname` (a tuple target binds no single name)."""
-    return item.optional_vars.id if isinstance(item.optional_vars, ast.Name) else None
-
-
 def _exits(body: Sequence[ast.stmt]) -> bool:
     return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Continue))
 
