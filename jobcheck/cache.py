@@ -163,12 +163,12 @@ class RunCache(_PickleStore):
     @staticmethod
     def quick_key(
         slot: str,
-        stats: Optional[List[Tuple[str, int, int]]],
+        stats: Optional[List[Tuple[str, int, int, int, int]]],
         overrides: Dict[str, bytes],
         extra: Iterable[Tuple[str, bytes]],
     ) -> Optional[str]:
-        """A key from the files' sizes and modification times instead of their bytes (None when
-        the times cannot be trusted): a run with nothing touched reads no source file."""
+        """A key from the files' sizes, times and inodes instead of their bytes (None when the
+        times cannot be trusted): a run with nothing touched reads no source file."""
         if stats is None:
             return None
         digest = hashlib.blake2b(b"stat\0" + slot.encode() + _fingerprint("run").encode(), digest_size=32)

@@ -188,7 +188,9 @@ def _start_pool(jobs: int):
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    # a worker's objects die with each file: the collector has little to traverse there, and
+    # frees the cycles libcst's trees and closures leave behind
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=gc.enable)
 
 
 def _analyse_job(job: Tuple[bytes, str, str, bool, bool]) -> "ModuleFacts | str":
@@ -508,10 +510,11 @@ def _run(
 RECENT_NS = 2_000_000_000  # a file changed this recently may change again within its mtime's tick
 
 
-def _file_stats(files: Sequence[file_discovery.SourceFile]) -> Optional[List[Tuple[str, int, int]]]:
-    """(path, size, mtime) of every file, to recognise an unchanged tree without reading it; None
-    when a file changed in the last two seconds: an edit within the same clock tick would keep
-    its size and time (git's "racy" files), so such a tree is recognised by content only."""
+def _file_stats(files: Sequence[file_discovery.SourceFile]) -> Optional[List[Tuple[str, int, int, int, int]]]:
+    """(path, size, mtime, ctime, inode) of every file, to recognise an unchanged tree without
+    reading it, as git's index does (a copy or `touch -d` that puts the time back still changes
+    ctime or inode); None when a file changed in the last two seconds: an edit within the same
+    clock tick would keep all of these (git's "racy" files), so such a tree is judged by content."""
     import time
 
     recent = time.time_ns() - RECENT_NS
@@ -520,11 +523,11 @@ def _file_stats(files: Sequence[file_discovery.SourceFile]) -> Optional[List[Tup
         try:
             info = os.stat(source.path)
         except OSError:
-            stats.append((source.rel, -1, -1))
+            stats.append((source.rel, -1, -1, -1, -1))
             continue
         if info.st_mtime_ns >= recent:
             return None
-        stats.append((source.rel, info.st_size, info.st_mtime_ns))
+        stats.append((source.rel, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
     return stats
 
 

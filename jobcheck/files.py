@@ -150,8 +150,8 @@ def _any_ignoring(spec: pathspec.PathSpec) -> Optional["re.Pattern[str]"]:
         if pattern.include is True and regex is not None:
             body = re.sub(r"\(\?P<\w+>", "(?:", regex.pattern)
             if not body.startswith("^"):
-                return None  # not a pathspec expression as we know them: always ask the spec
-            if body.startswith(_ANY_DEPTH):
+                anchored.append(f".*?(?:{body})")  # `*`, `**/`: matches anywhere in the path
+            elif body.startswith(_ANY_DEPTH):
                 floating.append(body[len(_ANY_DEPTH) :])
             else:
                 anchored.append(body[1:])

@@ -63,17 +63,10 @@ class SymbolNeedles:
 # Patterns start with a literal, not with `^` in MULTILINE mode, which Python's `re` tries at
 # every position (four times slower); where a match starts is checked after.
 RELATIVE_PACKAGE_IMPORT = re.compile(rb"from[ \t]+\.+[ \t]+import\b")
-IMPORT_KEYWORD = re.compile(rb"import[ \t(]")
+IMPORT_KEYWORD = re.compile(rb"import\b")
 FROM_HEAD = re.compile(rb"(?:^|[;:])[ \t]*(from[ \t]+[\w.]+[ \t]+)$")  # before `import`, on its line
 IMPORTED_NAMES = re.compile(rb"[ \t]*(?:\([^)]*\)|[^\n]*)")  # a parenthesised list may span lines
 CONTINUATION = re.compile(rb"\\\r?\n")
-
-
-def _starts_statement(data: bytes, at: int) -> bool:
-    """Whether a match at `at` starts a statement: first on its line, or after a `;` or an
-    `if X:` on the same line."""
-    before = data[data.rfind(b"\n", 0, at) + 1 : at].rstrip(b" \t")
-    return not before or before[-1:] in (b";", b":")
 
 
 def import_text(data: bytes) -> bytes:
@@ -101,7 +94,7 @@ def import_text(data: bytes) -> bytes:
 
 def imports_from_package(data: bytes) -> bool:
     """Whether the file has a `from . import name` (or `from .. import`)."""
-    return any(_starts_statement(data, m.start()) for m in RELATIVE_PACKAGE_IMPORT.finditer(data))
+    return any(_first_on_line(data, m.start()) for m in RELATIVE_PACKAGE_IMPORT.finditer(data))
 
 
 class NeedleMatcher:

@@ -186,3 +186,4 @@ def test_the_facts_key_covers_every_module_that_shapes_facts():
                 if (package / target).is_file():
                     pending.append(target)
     assert seen <= set(FACT_MODULES), seen - set(FACT_MODULES)
+

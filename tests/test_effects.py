@@ -1037,3 +1037,23 @@ def test_an_arm_needing_another_mode_than_the_caller_fixes_never_runs(project):
     )
     findings = run_on(root, {"JC101"}).findings
     assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["insert_all"]
+
+
+def test_a_resolution_does_not_depend_on_what_was_resolved_before():
+    """Answers are kept for reuse, but never where the depth limit would have cut them short."""
+    from jobcheck.analysis.index import ProjectIndex
+    from jobcheck.engine import analyse_source
+    from jobcheck.knowledge import load_knowledge
+
+    chain = 14  # re-exports, more than the resolver follows from m0
+    sources = [(f"m{i}", f"from m{i + 1} import x\n".encode()) for i in range(chain)]
+    sources.append((f"m{chain}", b"from celery import Celery\nx = Celery('a')\n"))
+
+    def index():
+        modules = [analyse_source(data, f"{name}.py", name, False, True) for name, data in sources]
+        return ProjectIndex(modules, load_knowledge((), ()), {name for name, _ in sources}, None)
+
+    cold = index().resolve("m0.x")
+    warmed = index()
+    assert warmed.resolve("m5.x").kind == "instance"  # near enough to the app to reach it
+    assert warmed.resolve("m0.x") == cold and cold.kind == "external"

@@ -130,6 +130,8 @@ def test_the_gitignore_prefilter_never_hides_an_ignored_path():
     ]
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     candidates = _any_ignoring(spec)
+    everything = _any_ignoring(pathspec.GitIgnoreSpec.from_lines(["*", "!*.py", "**/"]))
+    assert everything is not None and everything.search("a/b.txt")  # expressions without `^`
     names = ["top.py", "x.pyc", "important.pyc", "build", "gen", "keep.py", "settings_local.py", "b", "sub", "m.py"]
     folders = ["", "a/", "a/x/", "docs/", "docs/_build/", "src/gen/", "dir/", "pkg.egg-info/", "node_modules/"]
     checked = 0

@@ -123,6 +123,17 @@ def _import_target(node: cst.BaseExpression) -> str:
     return ".".join(parts) if parts else ""
 
 
+def _targets_bound(target: cst.BaseExpression) -> List[str]:
+    """The names an assignment target binds: `a`, `a, (b, *c)`."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _targets_bound(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _targets_bound(target.value)
+    return []
+
+
 def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
     """Names bound in a function body, and names it declares global/nonlocal.
 
@@ -132,31 +143,22 @@ def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
     names: Set[str] = set()
     declared: Set[str] = set()
 
-    def bind(target: cst.BaseExpression) -> None:
-        if isinstance(target, cst.Name):
-            names.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                bind(element.value)
-        elif isinstance(target, cst.StarredElement):
-            bind(target.value)
-
     def small(statement: cst.BaseSmallStatement) -> None:
         if isinstance(statement, cst.Assign):
             for target in statement.targets:
-                bind(target.target)
+                names.update(_targets_bound(target.target))
         elif isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
-            bind(statement.target)
+            names.update(_targets_bound(statement.target))
         elif isinstance(statement, cst.Import):
             for alias in statement.names:
                 if alias.asname is not None:
-                    bind(alias.asname.name)
+                    names.update(_targets_bound(alias.asname.name))
                 else:
                     names.add(_import_target(alias.name).split(".")[0])
         elif isinstance(statement, cst.ImportFrom) and not isinstance(statement.names, cst.ImportStar):
             for alias in statement.names:
                 if alias.asname is not None:
-                    bind(alias.asname.name)
+                    names.update(_targets_bound(alias.asname.name))
                 else:
                     names.add(_import_target(alias.name))
         elif isinstance(statement, (cst.Global, cst.Nonlocal)):
@@ -173,7 +175,7 @@ def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
         elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             names.add(node.name.value)
         elif isinstance(node, cst.For):
-            bind(node.target)
+            names.update(_targets_bound(node.target))
             stack.extend(b for b in (node.body, node.orelse) if b is not None)
         elif isinstance(node, (cst.While, cst.Else, cst.Finally)):
             stack.append(node.body)
@@ -186,13 +188,13 @@ def _local_names(body: cst.BaseSuite) -> Tuple[Set[str], Set[str]]:
         elif isinstance(node, cst.With):
             for item in node.items:
                 if item.asname is not None:
-                    bind(item.asname.name)
+                    names.update(_targets_bound(item.asname.name))
             stack.append(node.body)
         elif isinstance(node, (cst.Try, cst.TryStar)):
             stack.append(node.body)
             for handler in node.handlers:
                 if handler.name is not None:
-                    bind(handler.name.name)
+                    names.update(_targets_bound(handler.name.name))
                 stack.append(handler.body)
             stack.extend(b for b in (node.orelse, node.finalbody) if b is not None)
         elif isinstance(node, cst.Match):

@@ -142,28 +142,30 @@ def _name_of(node: ast.AST) -> Optional[str]:
     return None
 
 
+def _targets_bound(target: ast.AST) -> List[str]:
+    """The names an assignment target binds: `a`, `a, (b, *c)`."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _targets_bound(element)]
+    if isinstance(target, ast.Starred):
+        return _targets_bound(target.value)
+    return []
+
+
 def _local_names(body: Sequence[ast.stmt]) -> Tuple[Set[str], Set[str]]:
     """As `extract._local_names`: names bound in a function body, and its global/nonlocal names."""
     names: Set[str] = set()
     declared: Set[str] = set()
-
-    def bind(target: ast.AST) -> None:
-        if isinstance(target, ast.Name):
-            names.add(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                bind(element)
-        elif isinstance(target, ast.Starred):
-            bind(target.value)
 
     stack: List[ast.AST] = list(body)
     while stack:
         node = stack.pop()
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                bind(target)
+                names.update(_targets_bound(target))
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
-            bind(node.target)
+            names.update(_targets_bound(node.target))
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname is not None:
@@ -180,7 +182,7 @@ def _local_names(body: Sequence[ast.stmt]) -> Tuple[Set[str], Set[str]]:
         elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, _FORS):
-            bind(node.target)
+            names.update(_targets_bound(node.target))
             stack.extend(node.body)
             stack.extend(node.orelse)
         elif isinstance(node, (ast.While, ast.If)):
@@ -189,7 +191,7 @@ def _local_names(body: Sequence[ast.stmt]) -> Tuple[Set[str], Set[str]]:
         elif isinstance(node, _WITHS):
             for item in node.items:
                 if item.optional_vars is not None:
-                    bind(item.optional_vars)
+                    names.update(_targets_bound(item.optional_vars))
             stack.extend(node.body)
         elif isinstance(node, _TRY_TYPES):
             stack.extend(node.body)

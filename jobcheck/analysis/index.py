@@ -94,8 +94,9 @@ class ProjectIndex:
         self._classes: Dict[Tuple[str, str], ClassFact] = {}
         self._assigns: Dict[Tuple[str, str], AssignFact] = {}
         self._imports: Dict[str, Dict[str, str]] = {}
-        self._resolved: Dict[str, Target] = {}
+        self._resolved: Dict[str, Tuple[Target, int]] = {}  # qname -> (answer, levels it took)
         self._cut_short = 0  # answers the depth limit cut short (they are not kept)
+        self._deepest = 0  # the deepest level the answer being computed has reached
         # Memos of name resolution. Loading a module on demand never changes an answer: every
         # project module is known from the start and lookups load what they need.
         self._module_of: Dict[str, Tuple[Optional[str], List[str]]] = {}
@@ -173,17 +174,23 @@ class ProjectIndex:
         return None, parts
 
     def resolve(self, qname: str, depth: int = 0) -> Target:
-        """Follow a qualified name through project modules to what it names. An answer that
-        never reached the depth limit is the same at any depth, and is kept."""
-        found = self._resolved.get(qname)
-        if found is None:
-            cut_short = self._cut_short
-            found = self._resolve(qname, depth)
-            if self._cut_short == cut_short:
-                self._resolved[qname] = found
+        """Follow a qualified name through project modules to what it names. An answer the depth
+        limit did not cut short is kept with the levels it took, and reused wherever those levels
+        fit under the limit: the same answer as computing it again, whatever was asked first."""
+        known = self._resolved.get(qname)
+        if known is not None and depth + known[1] <= MAX_RESOLVE_DEPTH:
+            self._deepest = max(self._deepest, depth + known[1])
+            return known[0]
+        cut_short, deepest = self._cut_short, self._deepest
+        self._deepest = depth
+        found = self._resolve(qname, depth)
+        reached, self._deepest = self._deepest, max(deepest, self._deepest)
+        if self._cut_short == cut_short:
+            self._resolved[qname] = (found, reached - depth)
         return found
 
     def _resolve(self, qname: str, depth: int) -> Target:
+        self._deepest = max(self._deepest, depth)
         if depth > MAX_RESOLVE_DEPTH:
             self._cut_short += 1
             return Target("external", self.knowledge.canonical(qname))
@@ -247,6 +254,7 @@ class ProjectIndex:
 
     def _value(self, value: Expr, where: Where, depth: int) -> Target:
         """What a bound value is: the object it names, or an instance of what it calls."""
+        self._deepest = max(self._deepest, depth)
         if depth > MAX_RESOLVE_DEPTH:
             self._cut_short += 1
             return Target("value", "", module=where.module, expr=value)
@@ -260,6 +268,7 @@ class ProjectIndex:
 
     def call_result(self, call: Call, where: Where, depth: int = 0) -> Target:
         """The value a call returns, when the code shows its type."""
+        self._deepest = max(self._deepest, depth)
         if depth > MAX_RESOLVE_DEPTH:
             self._cut_short += 1
             func = Target("value", "")
