@@ -313,3 +313,17 @@ def test_brackets_inside_an_f_string_are_not_nesting():
 
     assert _refused_by_python(b'x = f"{' + b"(" * 250 + b'}"\n') is None
     assert _refused_by_python(b"x = " + b"(" * 250 + b"1" + b")" * 250 + b"\n") == "too many nested parentheses"
+
+
+def test_a_class_that_names_itself_among_its_bases_is_analysed(tmp_path):
+    """`class A(A.run)` once sent the resolver round a class, its ancestors and the class again."""
+    root = write_project(
+        tmp_path,
+        {
+            "shop/__init__.py": "",
+            "shop/tasks.py": "from celery import shared_task\n\nclass A(A.run):\n    pass\n\n@shared_task\ndef t():\n    A().run()\n",
+        },
+    )
+    result = run_on(root)
+    assert [n for n in result.notifications if n.kind == "internal"] == []
+    assert any(f.task == "shop.tasks.t" for f in result.findings)

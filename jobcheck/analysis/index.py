@@ -97,6 +97,7 @@ class ProjectIndex:
         self._resolved: Dict[str, Tuple[Target, int]] = {}  # qname -> (answer, levels it took)
         self._cut_short = 0  # answers the depth limit cut short (they are not kept)
         self._deepest = 0  # the deepest level the answer being computed has reached
+        self._expanding: Set[Tuple[str, str]] = set()  # classes whose ancestors are being listed
         # Memos of name resolution. Loading a module on demand never changes an answer: every
         # project module is known from the start and lookups load what they need.
         self._module_of: Dict[str, Tuple[Optional[str], List[str]]] = {}
@@ -355,15 +356,20 @@ class ProjectIndex:
     def class_ancestors(self, cls: ClassFact, module: ModuleFacts, depth: int = 0) -> List[Target]:
         """Every base of `cls`, transitively: project classes and external names."""
         result: List[Target] = []
-        if depth > MAX_RESOLVE_DEPTH:
-            return result
-        for base in cls.bases:
-            if isinstance(base, Subscript):  # a generic base: `Repository[Order]`
-                base = base.base
-            target = self.denote(base, Where(module))
-            result.append(target)
-            if target.kind == "class" and not target.attrs and target.cls is not None and target.module is not None:
-                result.extend(self.class_ancestors(target.cls, target.module, depth + 1))
+        key = (module.module, cls.qualname)
+        if depth > MAX_RESOLVE_DEPTH or key in self._expanding:
+            return result  # (`class A(A.run)`: a base that names the class itself)
+        self._expanding.add(key)
+        try:
+            for base in cls.bases:
+                if isinstance(base, Subscript):  # a generic base: `Repository[Order]`
+                    base = base.base
+                target = self.denote(base, Where(module))
+                result.append(target)
+                if target.kind == "class" and not target.attrs and target.cls is not None and target.module is not None:
+                    result.extend(self.class_ancestors(target.cls, target.module, depth + 1))
+        finally:
+            self._expanding.discard(key)
         return result
 
     def find_method(self, module: ModuleFacts, cls: ClassFact, name: str) -> Optional[Tuple[ModuleFacts, FunctionFact]]:
