@@ -476,11 +476,6 @@ class _Walker(FactsWalker):
         if node.orelse is not None:
             self.walk(node.orelse)
 
-    def _walk_comprehension(self, node: cst.CSTNode) -> None:
-        self.frames.append(Frame("loop"))
-        self.walk_children(node)
-        self.frames.pop()
-
     def _walk_try(self, node: cst.CSTNode) -> None:
         types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
         # a handler that treats "409 Conflict" as done: the server refuses a repeat of the call
@@ -495,11 +490,6 @@ class _Walker(FactsWalker):
             self.walk(node.orelse)
         if node.finalbody is not None:
             self._framed(Frame("finally"), [node.finalbody])
-
-    def _walk_lambda(self, node: cst.Lambda) -> None:
-        owner = self._calls[-1].func if self._calls else None
-        frame = Frame("callback", (self.expr(owner),) if owner is not None else ())
-        self._framed(frame, [node.body])
 
     def _walk_await(self, node: cst.Await) -> None:
         if isinstance(node.expression, cst.Call):
@@ -519,12 +509,6 @@ class _Walker(FactsWalker):
         self.leave_ClassDef_body(node)
         self.leave_ClassDef(node)
 
-    def _walk_call(self, node: cst.Call) -> None:
-        self.record_call(node, _dotted_parts(node.func))
-        self._calls.append(node)
-        self.walk_children(node)
-        self._calls.pop()
-
     def _walk_dict(self, node: cst.Dict) -> None:
         if not any(scope.kind == "function" for scope in self.scopes):
             for element in node.elements:
@@ -539,9 +523,6 @@ class _Walker(FactsWalker):
     def _walk_then_children(self, node: cst.CSTNode) -> None:
         getattr(self, "visit_" + type(node).__name__)(node)
         self.walk_children(node)
-
-    def _skip(self, node: cst.CSTNode) -> None:
-        pass
 
     # -------------------------------------------------------------- handlers
 

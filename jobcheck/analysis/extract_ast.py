@@ -606,11 +606,6 @@ class _AstWalker(FactsWalker):
         self.walk_arm(Frame("loop"), node.body)
         self.walk_body(node.orelse)
 
-    def _walk_comprehension(self, node: ast.AST) -> None:
-        self.frames.append(Frame("loop"))
-        self.walk_children(node)
-        self.frames.pop()
-
     def _walk_try(self, node: ast.AST) -> None:
         types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
         conflict = "conflict" if any(_mentions_conflict(h.body) for h in node.handlers) else ""
@@ -631,11 +626,6 @@ class _AstWalker(FactsWalker):
             if case.guard is not None:
                 self.walk(case.guard)
 
-    def _walk_lambda(self, node: ast.Lambda) -> None:
-        owner = self._calls[-1].func if self._calls else None
-        frame = Frame("callback", (self.expr(owner),) if owner is not None else ())
-        self._framed(frame, [node.body])
-
     def _walk_await(self, node: ast.Await) -> None:
         if isinstance(node.value, ast.Call):
             self._awaited = node.value
@@ -652,12 +642,6 @@ class _AstWalker(FactsWalker):
         self.leave_ClassDef_body(node)
         self.leave_ClassDef(node)
 
-    def _walk_call(self, node: ast.Call) -> None:
-        self.record_call(node, _dotted_parts(node.func))
-        self._calls.append(node)
-        self.walk_children(node)
-        self._calls.pop()
-
     def _walk_dict(self, node: ast.Dict) -> None:
         if not any(scope.kind == "function" for scope in self.scopes):
             for key in node.keys:
@@ -668,9 +652,6 @@ class _AstWalker(FactsWalker):
     def _walk_then_children(self, node: ast.AST) -> None:
         _VISITS[type(node)](self, node)
         self.walk_children(node)
-
-    def _skip(self, node: ast.AST) -> None:
-        pass
 
     # -------------------------------------------------------------- handlers
 

@@ -259,6 +259,27 @@ class FactsWalker:
         if scope is not None and scope.kind == "function":
             scope.locals.setdefault(name, Subscript(iterable, (Unknown("element"),)))
 
+    # -------------------------------------------------------------- handlers both walks share
+
+    def _walk_call(self, node: Any) -> None:
+        self.record_call(node, self.dotted(self.call_func(node)))
+        self._calls.append(node)
+        self.walk_children(node)
+        self._calls.pop()
+
+    def _walk_comprehension(self, node: Any) -> None:
+        self.frames.append(Frame("loop"))
+        self.walk_children(node)
+        self.frames.pop()
+
+    def _walk_lambda(self, node: Any) -> None:
+        owner = self.call_func(self._calls[-1]) if self._calls else None
+        frame = Frame("callback", (self.expr(owner),) if owner is not None else ())
+        self._framed(frame, [node.body])
+
+    def _skip(self, node: Any) -> None:
+        pass
+
     # -------------------------------------------------------------- definitions
 
     def _bind_imports(self, table: Dict[str, str]) -> None:
@@ -452,6 +473,9 @@ class FactsWalker:
         raise NotImplementedError
 
     def walk_arm(self, frame: Frame, arm: Any) -> None:
+        raise NotImplementedError
+
+    def walk_children(self, node: Any) -> None:
         raise NotImplementedError
 
     def span(self, node: Any) -> Any:
