@@ -408,21 +408,14 @@ class _Walker(FactsWalker):
         self.leave_FunctionDef(node)
 
     def _walk_block(self, node: cst.CSTNode) -> None:
-        """A statement block: an early exit (`if ...: return`) guards what follows it."""
-        depth = len(self.frames)
-        for statement in node.body:
-            self.walk(statement)
-            if isinstance(statement, cst.If) and statement.orelse is None and _exits(statement.body):
-                self.frames.append(self._guard(statement))
-            elif isinstance(statement, (cst.Try, cst.TryStar)) and _exits(statement.body):
-                # `try: X.objects.get(...); continue` / `except X.DoesNotExist: ...`: what follows
-                # runs only when the lookup found nothing
-                handled = tuple(
-                    self.expr(h.type) for h in statement.handlers if h.type is not None and not _exits(h.body)
-                )
-                if handled:
-                    self.frames.append(Frame("notfound", handled))
-        del self.frames[depth:]
+        self.walk_statements(node.body)
+
+    def frame_after(self, statement: cst.CSTNode) -> Optional[Frame]:
+        if isinstance(statement, cst.If) and statement.orelse is None and _exits(statement.body):
+            return self._guard(statement)
+        if isinstance(statement, (cst.Try, cst.TryStar)) and _exits(statement.body):
+            return self.not_found([h.type for h in statement.handlers if h.type is not None and not _exits(h.body)])
+        return None
 
     def _guard(self, statement: cst.If) -> Frame:
         calls = tuple(self.call(c) for c in _calls_in(statement.test))

@@ -67,7 +67,7 @@ def extract(tree: ast.Module, text: str, path: str, module_name: str, is_package
     """Facts of a module from its `ast` tree and its decoded text."""
     walker = _AstWalker(module_name, is_package, _Source(text))
     walker.collect_module_names(tree)
-    walker.walk_body(tree.body)
+    walker.walk_statements(tree.body)
     return walker.module_facts(path, is_package)
 
 
@@ -411,7 +411,7 @@ class _AstWalker(FactsWalker):
 
     def walk_arm(self, frame: Frame, arm: Sequence[ast.stmt]) -> None:
         self.frames.append(frame)
-        self.walk_body(arm)
+        self.walk_statements(arm)
         self.frames.pop()
 
     def name_span(self, node: ast.AST, keyword: str) -> Span:
@@ -535,20 +535,12 @@ class _AstWalker(FactsWalker):
         for child in _children(node):
             self.walk(child)
 
-    def walk_body(self, body: Sequence[ast.stmt]) -> None:
-        """A statement block: an early exit (`if ...: return`) guards what follows it."""
-        depth = len(self.frames)
-        for statement in body:
-            self.walk(statement)
-            if isinstance(statement, ast.If) and not statement.orelse and _exits(statement.body):
-                self.frames.append(self._guard(statement))
-            elif isinstance(statement, _TRY_TYPES) and _exits(statement.body):
-                handled = tuple(
-                    self.expr(h.type) for h in statement.handlers if h.type is not None and not _exits(h.body)
-                )
-                if handled:
-                    self.frames.append(Frame("notfound", handled))
-        del self.frames[depth:]
+    def frame_after(self, statement: ast.stmt) -> Optional[Frame]:
+        if isinstance(statement, ast.If) and not statement.orelse and _exits(statement.body):
+            return self._guard(statement)
+        if isinstance(statement, _TRY_TYPES) and _exits(statement.body):
+            return self.not_found([h.type for h in statement.handlers if h.type is not None and not _exits(h.body)])
+        return None
 
     def _guard(self, statement: ast.If) -> Frame:
         calls = tuple(self.call(c) for c in _calls_in(statement.test))
@@ -563,7 +555,7 @@ class _AstWalker(FactsWalker):
             self.walk(default)
         self.visit_FunctionDef_body(node)
         outer_frames, self.frames = self.frames, []
-        self.walk_body(node.body)
+        self.walk_statements(node.body)
         self.frames = outer_frames
         self.leave_FunctionDef_body(node)
         self.leave_FunctionDef(node)
@@ -604,7 +596,7 @@ class _AstWalker(FactsWalker):
         else:
             self.walk(node.test)
         self.walk_arm(Frame("loop"), node.body)
-        self.walk_body(node.orelse)
+        self.walk_statements(node.orelse)
 
     def _walk_try(self, node: ast.AST) -> None:
         types = tuple(self.expr(h.type) for h in node.handlers if h.type is not None)
@@ -615,14 +607,14 @@ class _AstWalker(FactsWalker):
             span = self.span(handler)
             self.record_handler(handled, span)
             self.walk_arm(Frame("except", handled, span=span), handler.body)
-        self.walk_body(node.orelse)
+        self.walk_statements(node.orelse)
         if node.finalbody:
             self.walk_arm(Frame("finally"), node.finalbody)
 
     def _walk_match(self, node: ast.AST) -> None:
         self.walk(node.subject)
         for case in node.cases:  # libcst's order: the body, then the guard
-            self.walk_body(case.body)
+            self.walk_statements(case.body)
             if case.guard is not None:
                 self.walk(case.guard)
 
@@ -638,7 +630,7 @@ class _AstWalker(FactsWalker):
         for child in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
             self.walk(child)
         self.visit_ClassDef_body(node)
-        self.walk_body(node.body)
+        self.walk_statements(node.body)
         self.leave_ClassDef_body(node)
         self.leave_ClassDef(node)
 

@@ -219,6 +219,22 @@ class FactsWalker:
                 self.walk(child)
         self.frames.pop()
 
+    def walk_statements(self, statements: Any) -> None:
+        """A statement block: an early exit (`if ...: return`) guards what follows it."""
+        depth = len(self.frames)
+        for statement in statements:
+            self.walk(statement)
+            frame = self.frame_after(statement)
+            if frame is not None:
+                self.frames.append(frame)
+        del self.frames[depth:]
+
+    def not_found(self, handler_types: List[Any]) -> Optional[Frame]:
+        """After `try: X.objects.get(...); continue` / `except X.DoesNotExist: ...`, what follows
+        runs only when the lookup found nothing."""
+        handled = tuple(self.expr(t) for t in handler_types)
+        return Frame("notfound", handled) if handled else None
+
     def branch_frames(self, single, conjuncts, test_span) -> Tuple[Frame, Optional[Frame]]:
         """The frames of an `if`'s then and else arms, from what the test needs of parameters."""
         then_flags = [single] if single else conjuncts
@@ -476,6 +492,10 @@ class FactsWalker:
         raise NotImplementedError
 
     def walk_children(self, node: Any) -> None:
+        raise NotImplementedError
+
+    def frame_after(self, statement: Any) -> Optional[Frame]:
+        """The frame a statement puts over the ones after it in its block (an early exit)."""
         raise NotImplementedError
 
     def span(self, node: Any) -> Any:
