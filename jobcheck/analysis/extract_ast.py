@@ -78,6 +78,8 @@ def decode(data: bytes) -> str:
 
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
+# what comes before a definition's name
+_DEFINITION_KEYWORD = {word: re.compile(rf"(?:async\s+)?{word}(?:\s|\\\r?\n)+") for word in ("def", "class")}
 
 
 class _Source:
@@ -417,7 +419,7 @@ class _AstWalker(FactsWalker):
     def name_span(self, node: ast.AST, keyword: str) -> Span:
         """The span of a `def`/`class` name (ast keeps the name as a string)."""
         start = self.source.offset(node.lineno, self.source.column(node.lineno, node.col_offset))
-        match = re.compile(rf"(?:async\s+)?{keyword}(?:\s|\\\r?\n)+").match(self.source.text, start)
+        match = _DEFINITION_KEYWORD[keyword].match(self.source.text, start)
         at = match.end() if match else start
         line = bisect.bisect_right(self.source.line_starts, at)
         col = at - self.source.line_starts[line - 1]
