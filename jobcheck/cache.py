@@ -30,6 +30,7 @@ FACT_MODULES = (
     "analysis/extract_ast.py",
     "analysis/facts_walker.py",
     "analysis/positions.py",
+    "cache.py",
     "model.py",
     "engine.py",
 )
@@ -127,15 +128,16 @@ class FactsCache(_PickleStore):
         digest.update(data)
         return digest.hexdigest()
 
-    def get(self, key: str) -> Optional[ModuleFacts]:
-        facts = self._load(key)
-        if not isinstance(facts, ModuleFacts):
+    def get(self, key: str) -> Optional[Tuple[ModuleFacts, bool]]:
+        """The file's facts, and whether libcst read them (else `ast`)."""
+        entry = self._load(key)
+        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], ModuleFacts)):
             return None
         self.hits += 1
-        return facts
+        return entry[0], entry[1] is True
 
-    def put(self, key: str, facts: ModuleFacts) -> None:
-        self._save(key, facts)
+    def put(self, key: str, facts: ModuleFacts, by_libcst: bool) -> None:
+        self._save(key, (facts, by_libcst))
 
 
 class RunCache(_PickleStore):

@@ -45,31 +45,37 @@ class RunResult:
 def analyse_source(data: bytes, rel: str, module_name: str, is_package: bool, cheap: bool = False) -> ModuleFacts:
     """Per-file facts from the file's bytes; a file that does not parse gives error facts.
 
-    `cheap`: read the facts from CPython's `ast` (modules read only for the project index);
-    otherwise from libcst. Both give the same facts; a file `ast` cannot read goes to libcst,
-    which places its syntax error."""
-    from jobcheck.analysis import extract
+    `cheap`: read the facts from CPython's `ast`; otherwise from libcst. Both give the same
+    facts; a file `ast` cannot read goes to libcst, which places its syntax error."""
+    return read_facts(data, rel, module_name, is_package, cheap)[0]
+
+
+def read_facts(data: bytes, rel: str, module_name: str, is_package: bool, cheap: bool) -> Tuple[ModuleFacts, bool]:
+    """The file's facts, and whether they are libcst's (what `analyse_source` says)."""
+    from jobcheck.analysis.facts_walker import syntax_error_facts
 
     refused, python_error, tree = _python_parse(data, check_nesting=not cheap)
     if refused is not None:
-        return extract.syntax_error_facts(rel, module_name, is_package, _Plain(refused))
+        # (the libcst path asks CPython first too, and refuses the file for the same reason)
+        return syntax_error_facts(rel, module_name, is_package, _Plain(refused)), True
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, RECURSION_LIMIT))  # the walk recurses once per level of nesting
     try:
         if cheap and tree is not None:
-            return _extract_from_ast(tree, data, rel, module_name, is_package)
-        return _parse_and_extract(data, rel, module_name, is_package, python_error)
+            return _extract_from_ast(tree, data, rel, module_name, is_package), False
+        return _parse_and_extract(data, rel, module_name, is_package, python_error), True
     finally:
         sys.setrecursionlimit(limit)
 
 
 def _extract_from_ast(tree: Any, data: bytes, rel: str, module_name: str, is_package: bool) -> ModuleFacts:
-    from jobcheck.analysis import extract, extract_ast
+    from jobcheck.analysis import extract_ast
+    from jobcheck.analysis.facts_walker import syntax_error_facts
 
     try:
         return extract_ast.extract(tree, extract_ast.decode(data), rel, module_name, is_package)
     except RecursionError:  # (CPython's parser accepts some 6,000 levels)
-        return extract.syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to analyse"))
+        return syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to analyse"))
 
 
 def _parse_and_extract(
@@ -78,17 +84,18 @@ def _parse_and_extract(
     import libcst as cst
 
     from jobcheck.analysis import extract
+    from jobcheck.analysis.facts_walker import syntax_error_facts
 
     try:
         module = _parse_module(data)
     except cst.ParserSyntaxError as error:
-        return extract.syntax_error_facts(rel, module_name, is_package, _located(python_error) or error)
+        return syntax_error_facts(rel, module_name, is_package, _located(python_error) or error)
     except (UnicodeDecodeError, LookupError, SyntaxError, ValueError) as error:
         # undecodable bytes, an unknown coding cookie, a NUL byte
         message = f"cannot decode or tokenize the file: {error}".splitlines()[0]
-        return extract.syntax_error_facts(rel, module_name, is_package, _Plain(message))
+        return syntax_error_facts(rel, module_name, is_package, _Plain(message))
     except RecursionError:
-        return extract.syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to parse"))
+        return syntax_error_facts(rel, module_name, is_package, _Plain("nesting too deep to parse"))
     return extract.extract(module, rel, module_name, is_package)
 
 
@@ -205,7 +212,10 @@ def _start_worker() -> None:
 _files_read_here: Optional[int] = None  # files a worker process has read, None in the main process
 
 
-def _analyse_job(job: Tuple[bytes, str, str, bool, bool]) -> "ModuleFacts | str":
+Reading = Tuple["ModuleFacts | str", bool]  # the facts (or an internal error's text), and whether libcst read them
+
+
+def _analyse_job(job: Tuple[bytes, str, str, bool, bool]) -> Reading:
     """Facts for one file, or the text of an internal error (runs in a worker process)."""
     global _files_read_here
     data, rel, name, is_package, cheap = job
@@ -214,9 +224,9 @@ def _analyse_job(job: Tuple[bytes, str, str, bool, bool]) -> "ModuleFacts | str"
         if _files_read_here % COLLECT_EVERY == 0:
             gc.collect()
     try:
-        return analyse_source(data, rel, name, is_package, cheap)
+        return read_facts(data, rel, name, is_package, cheap)
     except Exception as error:  # a bug in jobcheck must not stop the run
-        return internal_error_message(error)
+        return internal_error_message(error), not cheap
 
 
 def _located(error: Optional[SyntaxError]) -> Optional[Exception]:
@@ -257,6 +267,8 @@ class SourceSet:
         self.requested: Set[str] = set()  # parsed because the analysis asked (not only prefetched)
         self.notifications: List[Notification] = []  # files that could not be read
         self.failures: Dict[str, str] = {}  # rel -> internal error while extracting its facts
+        self.by_libcst: Set[str] = set()  # files whose facts libcst read (the others: `ast`)
+        self._libcst_reads: Dict[str, Any] = {}  # rel -> facts, a future of a reading, None: to read here
         overrides = overrides or {}
         for source in sources:
             try:
@@ -269,9 +281,9 @@ class SourceSet:
             self.by_module.setdefault(name, source.rel)
 
     def parse(self, rel: str) -> Optional[ModuleFacts]:
-        """A module the analysis reached through the index (a helper, a model): read with `ast`."""
+        """A module the analysis reached through the index (a helper, a model)."""
         if rel not in self.parsed and rel in self.data and not self._from_cache(rel):
-            self._store(rel, _analyse_job((self.data[rel], rel, *self.names[rel], True)))
+            self._store(rel, _analyse_job(self._job(rel, cheap=True)))
         return self.parsed.get(rel)
 
     def analysis_notifications(self) -> List[Notification]:
@@ -280,45 +292,100 @@ class SourceSet:
         failed = [Notification(rel, message, "internal") for rel, message in sorted(self.failures.items())]
         return self.notifications + [n for n in failed if n.path in self.requested]
 
+    def requested_modules(self) -> List[ModuleFacts]:
+        """What was selected or reached by the analysis; a module only prefetched plays no part."""
+        return sorted((self.parsed[rel] for rel in self.requested if rel in self.parsed), key=lambda m: m.path)
+
     def parse_many(self, rels: Sequence[str], prefetch: bool = False) -> List[ModuleFacts]:
-        """Parse files, fanned out over processes when there are enough to pay for it: the
-        selected job modules with libcst, prefetched helpers with `ast`."""
+        """Read files with `ast`, fanned out over processes when there are enough to pay for it."""
         if not prefetch:
             self.requested.update(rels)
         todo = [
             rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data and not self._from_cache(rel)
         ]
-        jobs = [(self.data[rel], rel, *self.names[rel], prefetch) for rel in todo]
+        jobs = [self._job(rel, cheap=True) for rel in todo]
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
-            if self._pool is None:
-                self._pool = _start_pool(self.jobs)
             # the largest files first, one at a time: no worker is left with a big one at the end
             order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-            done = dict(zip(order, self._pool.map(_analyse_job, [jobs[i] for i in order], chunksize=1)))
-            results = (done[i] for i in range(len(jobs)))
+            done = dict(zip(order, self._workers().map(_analyse_job, [jobs[i] for i in order], chunksize=1)))
+            results: Iterable[Reading] = (done[i] for i in range(len(jobs)))
         else:
             results = map(_analyse_job, jobs)
         for rel, outcome in zip(todo, results):
             self._store(rel, outcome)
         return [self.parsed[rel] for rel in rels if rel in self.parsed]
 
+    def start_libcst(self, rels: Iterable[str]) -> None:
+        """Begin reading these files with libcst, in worker processes while the analysis goes on
+        (with --jobs 1, `confirm_libcst` reads them)."""
+        for rel in sorted(set(rels), key=lambda rel: -len(self.data.get(rel, b""))):
+            if rel in self._libcst_reads or rel in self.by_libcst or rel not in self.parsed:
+                continue
+            known = self.cache.get(self._key(rel)) if self.cache is not None else None
+            if known is not None and known[1]:
+                self._libcst_reads[rel] = known[0]
+            elif self.jobs > 1:
+                self._libcst_reads[rel] = self._workers().submit(_analyse_job, self._job(rel, cheap=False))
+            else:
+                self._libcst_reads[rel] = None
+
+    def confirm_libcst(self, rels: Iterable[str]) -> bool:
+        """Make libcst's facts of these files the ones the analysis uses (DESIGN: task modules
+        and everything reported go through libcst). The two readings agree (tests compare them
+        on every fixture, fuzzed modules and real projects); True if a file's facts changed
+        all the same, and the analysis must be done again."""
+        self.start_libcst(rels)
+        changed = False
+        for rel, pending in sorted(self._libcst_reads.items()):
+            before = self.parsed.get(rel)
+            if isinstance(pending, ModuleFacts):  # the cache holds libcst's reading
+                self.parsed[rel] = pending
+                self.by_libcst.add(rel)
+            else:
+                self._store(rel, pending.result() if pending else _analyse_job(self._job(rel, cheap=False)))
+            changed = changed or self.parsed.get(rel) != before
+        self._libcst_reads.clear()
+        return changed
+
+    def _job(self, rel: str, cheap: bool) -> Tuple[bytes, str, str, bool, bool]:
+        return (self.data[rel], rel, *self.names[rel], cheap)
+
+    def _key(self, rel: str) -> str:
+        return self.cache.key(self.data[rel], rel, *self.names[rel])
+
+    def _workers(self) -> Any:
+        if self._pool is None:
+            self._pool = _start_pool(self.jobs)
+        return self._pool
+
     def _from_cache(self, rel: str) -> bool:
         if self.cache is None:
             return False
-        facts = self.cache.get(self.cache.key(self.data[rel], rel, *self.names[rel]))
-        if facts is not None:
-            self.parsed[rel] = facts
-        return facts is not None
+        known = self.cache.get(self._key(rel))
+        if known is not None:
+            self.parsed[rel] = known[0]
+            if known[1]:
+                self.by_libcst.add(rel)
+        return known is not None
 
-    def _store(self, rel: str, outcome: "ModuleFacts | str") -> None:
+    def _store(self, rel: str, reading: Reading) -> None:
+        outcome, by_libcst = reading
+        if by_libcst:
+            self.by_libcst.add(rel)
         if isinstance(outcome, str):
             self.failures[rel] = outcome
+            self.parsed.pop(rel, None)
             return
+        self.failures.pop(rel, None)
         self.parsed[rel] = outcome
         if self.cache is not None:
-            self.cache.put(self.cache.key(self.data[rel], rel, *self.names[rel]), outcome)
+            self.cache.put(self._key(rel), outcome, by_libcst)
 
     def close(self) -> None:
+        for pending in self._libcst_reads.values():
+            if hasattr(pending, "cancel"):
+                pending.cancel()
+        self._libcst_reads.clear()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -598,44 +665,74 @@ def _analyse(
     targets: Optional[Set[str]],
     files: List[Any],
 ) -> None:
-    from jobcheck.checks import run_checks
-    from jobcheck.frameworks import Project, build_project
-
-    from jobcheck.analysis.index import ProjectIndex
-
     knowledge = load_knowledge(config.task_decorators, config.enqueue_functions)
     try:
-        selected = sources.select(knowledge, config)
+        while True:
+            checked = _check(sources, knowledge, config, catalog, codes, targets)
+            if not sources.confirm_libcst(checked.read_by_libcst()):
+                break
     finally:
-        sources.close()  # what is read later (helpers reached on demand) is parsed here
+        sources.close()
+    result.project = checked.project
+    result.modules = sources.requested_modules()
+    result.files_checked = len(files) if targets is None else len(targets)
+    result.notifications.extend(checked.notifications)
+    result.notifications.extend(sources.analysis_notifications())
+    result.findings = sorted(checked.findings, key=Finding.sort_key)
+    result.suppressed = checked.suppressed
+    result.notifications.extend(Notification(path, message, "internal") for path, message in checked.failures)
+    result.notifications.sort(key=lambda n: (n.path, n.message))
+
+
+@dataclass
+class _Checked:
+    project: Any
+    findings: List[Finding]
+    suppressed: List[Any]
+    failures: List[Tuple[str, str]]
+    notifications: List[Notification]
+
+    def read_by_libcst(self) -> Set[str]:
+        """The files whose facts must be libcst's: task modules, and the files findings are
+        reported in. (The helpers a finding's call chain passes through are read for the
+        project index, by `ast`.)"""
+        reported = [*self.findings, *(s.finding for s in self.suppressed)]
+        return {task.location.path for task in self.project.tasks} | {f.location.path for f in reported}
+
+
+def _check(
+    sources: "SourceSet",
+    knowledge: Any,
+    config: Config,
+    catalog: Catalog,
+    codes: Set[str],
+    targets: Optional[Set[str]],
+) -> _Checked:
+    from jobcheck.analysis.index import ProjectIndex
+    from jobcheck.checks import run_checks
+    from jobcheck.frameworks import Project, build_project
+    from jobcheck.versions import declared_versions
+    from jobcheck.workers import find_workers
+
+    notifications: List[Notification] = []
+    selected = sources.select(knowledge, config)
     index = ProjectIndex(selected, knowledge, set(sources.by_module), sources.load_module)
     try:
         project = build_project(index)
     except Exception as error:  # a bug in a project-level pass: report it, keep the per-file results
-        result.notifications.append(Notification(".", internal_error_message(error), "internal"))
+        notifications.append(Notification(".", internal_error_message(error), "internal"))
         project = Project(index=index)
-    from jobcheck.workers import find_workers
-
-    from jobcheck.versions import declared_versions
-
+    sources.start_libcst(task.location.path for task in project.tasks)  # read while the checks run
     project.workers = find_workers(config.root, config.worker_queues)
     project.versions = declared_versions(config.root, VERSIONED_PACKAGES)
     project.texts = sources.data
-    result.project = project
-    # what was selected or reached by the analysis; a module only prefetched plays no part
-    modules = sorted((sources.parsed[rel] for rel in sources.requested if rel in sources.parsed), key=lambda m: m.path)
-    result.modules = modules
-    result.files_checked = len(files) if targets is None else len(targets)
-    result.notifications.extend(sources.analysis_notifications())
-    findings, failures = run_checks(project, modules, config, catalog, codes)
+    findings, failures = run_checks(project, sources.requested_modules(), config, catalog, codes)
     findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]
     _fingerprint(findings, sources.data)
-    findings, result.suppressed = _suppress(findings, sources.data, project, codes)
+    findings, suppressed = _suppress(findings, sources.data, project, codes)
     findings = [f for f in findings if not config.ignored_here(f.location.path, f.code)]  # JC002 too
     if targets is not None:
         findings = [f for f in findings if f.location.path in targets]
-        result.suppressed = [s for s in result.suppressed if s.finding.location.path in targets]
+        suppressed = [s for s in suppressed if s.finding.location.path in targets]
         failures = [(path, message) for path, message in failures if path in targets or path == "."]
-    result.findings = sorted(findings, key=Finding.sort_key)
-    result.notifications.extend(Notification(path, message, "internal") for path, message in failures)
-    result.notifications.sort(key=lambda n: (n.path, n.message))
+    return _Checked(project, findings, suppressed, failures, notifications)

@@ -31,7 +31,6 @@ from jobcheck.model import (
     ModuleFacts,
     Span,
     Subscript,
-    SyntaxErrorFact,
     Unknown,
 )
 
@@ -51,18 +50,6 @@ def extract(module: cst.Module, path: str, module_name: str, is_package: bool) -
     walker.walk(module)
     spans = node_spans(module, walker.pending_nodes)
     return _fill_spans(walker.module_facts(path, is_package), spans)
-
-
-def syntax_error_facts(path: str, module_name: str, is_package: bool, error: Exception) -> ModuleFacts:
-    line = getattr(error, "raw_line", None) or getattr(error, "lineno", None) or 1
-    col = getattr(error, "raw_column", None) or getattr(error, "offset", None) or 0
-    message = getattr(error, "message", None) or str(error).splitlines()[0]
-    return ModuleFacts(
-        path=path,
-        module=module_name,
-        is_package=is_package,
-        error=SyntaxErrorFact(message=str(message), line=int(line), col=int(col)),
-    )
 
 
 # ----------------------------------------------------------------- span filling

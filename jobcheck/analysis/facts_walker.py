@@ -28,6 +28,7 @@ from jobcheck.model import (
     Name,
     Param,
     Subscript,
+    SyntaxErrorFact,
     Unknown,
 )
 
@@ -529,3 +530,15 @@ class FactsWalker:
 
     def _record_import_from(self, node: Any, table: Dict[str, str]) -> None:
         raise NotImplementedError
+
+
+def syntax_error_facts(path: str, module_name: str, is_package: bool, error: Exception) -> ModuleFacts:
+    line = getattr(error, "raw_line", None) or getattr(error, "lineno", None) or 1
+    col = getattr(error, "raw_column", None) or getattr(error, "offset", None) or 0
+    message = getattr(error, "message", None) or str(error).splitlines()[0]
+    return ModuleFacts(
+        path=path,
+        module=module_name,
+        is_package=is_package,
+        error=SyntaxErrorFact(message=str(message), line=int(line), col=int(col)),
+    )

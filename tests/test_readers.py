@@ -1,0 +1,140 @@
+"""Which reading gives a file's facts: libcst for task modules and for the files findings are
+reported in, CPython's `ast` for the rest (DESIGN: a module needed only for the project index
+may use a cheaper parse). Where the two readings of a file disagree, libcst's wins."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_on, write_project
+from jobcheck import engine
+from jobcheck.analysis import extract_ast
+
+PROJECT = {
+    "pyproject.toml": "[tool.jobcheck]\n",
+    "shop/__init__.py": "",
+    "shop/helpers.py": """
+        import requests
+
+
+        def notify(url):
+            return requests.post(url)
+
+
+        def unused():
+            return 1
+    """,
+    "shop/tasks.py": """
+        from celery import shared_task
+        from shop.helpers import notify
+
+
+        @shared_task(queue="q", expires=60, time_limit=60, acks_late=True)
+        def relay(url):
+            notify(url)
+    """,
+    "shop/views.py": """
+        from django.db import transaction
+        from shop.tasks import relay
+
+
+        def order(url):
+            with transaction.atomic():
+                relay.delay(url)
+    """,
+    "shop/quiet.py": """
+        from shop.tasks import relay
+
+
+        def order(url):
+            relay.delay(url)
+    """,
+}
+
+
+@pytest.fixture
+def readings(monkeypatch):
+    """rel -> the readings of the file in the run ("ast", "libcst"), in order."""
+    seen = {}
+    read = engine.read_facts
+
+    def recording(data, rel, module_name, is_package, cheap):
+        facts, by_libcst = read(data, rel, module_name, is_package, cheap)
+        seen.setdefault(rel, []).append("libcst" if by_libcst else "ast")
+        return facts, by_libcst
+
+    monkeypatch.setattr(engine, "read_facts", recording)
+    return seen
+
+
+def test_task_modules_and_reported_files_are_read_by_libcst_the_rest_by_ast(tmp_path, readings):
+    root = write_project(tmp_path, PROJECT)
+    result = run_on(root)
+    reported = {f.location.path for f in result.findings}
+    assert reported == {"shop/tasks.py", "shop/views.py"}  # JC101 at the task, JC502 at the enqueue
+    assert {t.location.path for t in result.project.tasks} == {"shop/tasks.py"}
+    assert readings["shop/tasks.py"] == ["ast", "libcst"]
+    assert readings["shop/views.py"] == ["ast", "libcst"]
+    assert readings["shop/quiet.py"] == ["ast"]  # an enqueue site with nothing to report
+    assert readings["shop/helpers.py"] == ["ast"]  # a helper on the call chain, read for the index
+
+
+def test_the_facts_cache_keeps_libcst_readings(tmp_path, readings):
+    """A second run after an edit that leaves the job modules alone reads only the edited file."""
+    root = write_project(tmp_path, PROJECT)
+    cache = tmp_path / "cache"
+    first = _run(root, cache)
+    (root / "shop" / "helpers.py").write_text(
+        "import requests\n\n\ndef notify(url):\n    return requests.post(url)\n", encoding="utf-8"
+    )
+    readings.clear()
+    second = _run(root, cache)
+    assert readings == {"shop/helpers.py": ["ast"]}
+    assert [f.code for f in second.findings] == [f.code for f in first.findings]
+
+
+def _run(root, cache):
+    from jobcheck.catalog import load_catalog
+    from jobcheck.config import load
+
+    config = load([root], None)
+    catalog = load_catalog()
+    codes = catalog.select(config.select, config.ignore, config.extend_select)
+    return engine.run([root], config, catalog, codes, 1, None, cache)
+
+
+def test_a_disagreement_is_settled_by_libcst(tmp_path, monkeypatch):
+    """If the `ast` reading of a task module lost the calls in it, the run would miss the task's
+    effect; the libcst reading of the task module brings it back."""
+    root = write_project(tmp_path, PROJECT)
+    truth = sorted((f.code, f.location, f.message) for f in run_on(root).findings)
+    assert ("JC101", "shop/tasks.py") in {(code, location.path) for code, location, _ in truth}
+    extract = extract_ast.extract
+
+    def lossy(tree, text, rel, *rest):
+        facts = extract(tree, text, rel, *rest)
+        if rel != "shop/tasks.py":
+            return facts
+        return dataclasses.replace(facts, calls=())
+
+    monkeypatch.setattr(extract_ast, "extract", lossy)
+    assert sorted((f.code, f.location, f.message) for f in run_on(root).findings) == truth
+
+
+def test_a_run_whose_job_modules_are_cached_does_not_import_libcst(tmp_path):
+    root = write_project(tmp_path, PROJECT)
+    command = [sys.executable, "-m", "jobcheck", "check", "--output-format", "concise", "--exit-zero", "--jobs", "1", "."]
+    first = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
+    (root / "shop" / "helpers.py").write_text("import requests\n\n\ndef notify(url):\n    return requests.post(url)\n")
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = {['jobcheck', *command[3:]]!r}\n"
+        "try:\n    runpy.run_module('jobcheck', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('libcst' in sys.modules, file=sys.stderr)\n"
+    )
+    second = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
+    assert second.stdout == first.stdout
+    assert second.stderr.strip() == "False"
