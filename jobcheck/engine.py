@@ -282,7 +282,7 @@ class SourceSet:
 
     def parse(self, rel: str) -> Optional[ModuleFacts]:
         """A module the analysis reached through the index (a helper, a model)."""
-        if rel not in self.parsed and rel in self.data and not self._from_cache(rel):
+        if self._unread(rel):
             self._store(rel, _analyse_job(self._job(rel, cheap=True)))
         return self.parsed.get(rel)
 
@@ -300,9 +300,7 @@ class SourceSet:
         """Read files with `ast`, fanned out over processes when there are enough to pay for it."""
         if not prefetch:
             self.requested.update(rels)
-        todo = [
-            rel for rel in dict.fromkeys(rels) if rel not in self.parsed and rel in self.data and not self._from_cache(rel)
-        ]
+        todo = [rel for rel in dict.fromkeys(rels) if self._unread(rel)]
         jobs = [self._job(rel, cheap=True) for rel in todo]
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
             # the largest files first, one at a time: no worker is left with a big one at the end
@@ -347,6 +345,10 @@ class SourceSet:
         self._libcst_reads.clear()
         return changed
 
+    def _unread(self, rel: str) -> bool:
+        """Not read yet (nor failed: a file whose reading failed is not read again), nor cached."""
+        return rel not in self.parsed and rel not in self.failures and rel in self.data and not self._from_cache(rel)
+
     def _job(self, rel: str, cheap: bool) -> Tuple[bytes, str, str, bool, bool]:
         return (self.data[rel], rel, *self.names[rel], cheap)
 
@@ -376,15 +378,14 @@ class SourceSet:
             self.failures[rel] = outcome
             self.parsed.pop(rel, None)
             return
-        self.failures.pop(rel, None)
         self.parsed[rel] = outcome
         if self.cache is not None:
             self.cache.put(self._key(rel), outcome, by_libcst)
 
     def close(self) -> None:
         for pending in self._libcst_reads.values():
-            if hasattr(pending, "cancel"):
-                pending.cancel()
+            if pending is not None and not isinstance(pending, ModuleFacts):
+                pending.cancel()  # (a run that failed)
         self._libcst_reads.clear()
         if self._pool is not None:
             self._pool.shutdown()

@@ -138,3 +138,24 @@ def test_a_run_whose_job_modules_are_cached_does_not_import_libcst(tmp_path):
     second = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
     assert second.stdout == first.stdout
     assert second.stderr.strip() == "False"
+
+
+def test_a_task_module_libcst_cannot_read_is_reported_and_left_out(tmp_path, monkeypatch):
+    """As when libcst read every job module: an internal error names the file, the run goes on
+    without it, and reading it once more with `ast` does not bring it back."""
+    from jobcheck.analysis import extract
+
+    root = write_project(tmp_path, PROJECT)
+    real = extract.extract
+
+    def failing(module, rel, *rest):
+        if rel == "shop/tasks.py":
+            raise ValueError("boom")
+        return real(module, rel, *rest)
+
+    monkeypatch.setattr(extract, "extract", failing)
+    result = run_on(root)
+    assert [(n.path, n.kind) for n in result.notifications] == [("shop/tasks.py", "internal")]
+    assert "boom" in result.notifications[0].message
+    assert result.project.tasks == []
+    assert all(f.location.path != "shop/tasks.py" for f in result.findings)
