@@ -420,9 +420,10 @@ class SourceSet:
         modules = [m for spec in knowledge.frameworks.values() for m in spec.get("modules", ())]
         modules += [name.split(".")[0] for name, _ in config.task_decorators]
         imports_framework = prefilter.FrameworkImports(modules)
-        first = self.parse_many([rel for rel, data in self.data.items() if imports_framework.search(data)])
+        imports = prefilter.ImportStatements()
+        first = self.parse_many([rel for rel, data in self.data.items() if imports_framework.search(imports.text(data))])
         selected = {facts.path: facts for facts in first}
-        needles = prefilter.SymbolNeedles()
+        needles = prefilter.SymbolNeedles(imports)
         for _ in range(4):
             # the job symbols of what is selected so far (wrappers may live in stage-2 modules)
             index = ProjectIndex(list(selected.values()), knowledge, set(self.by_module), self.load_module)

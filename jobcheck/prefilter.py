@@ -20,14 +20,33 @@ class FrameworkImports:
     """Files that import one of the job frameworks' modules."""
 
     def __init__(self, modules: Iterable[str]) -> None:
-        self.names = sorted({m.encode() for m in modules})
-        alternatives = b"|".join(re.escape(m) for m in self.names)
+        alternatives = b"|".join(re.escape(m.encode()) for m in sorted(set(modules)))
         self.pattern = re.compile(rb"(?:from|import)[ \t]+(?:" + alternatives + rb")\b")
 
-    def search(self, data: bytes) -> bool:
-        if not any(name in data for name in self.names):  # a substring search per name: fast
-            return False
-        return any(_first_on_line(data, m.start()) for m in self.pattern.finditer(data))
+    def search(self, imports: bytes) -> bool:
+        """`imports`: the file's import statements (`ImportStatements.text`)."""
+        return any(_first_on_line(imports, m.start()) for m in self.pattern.finditer(imports))
+
+
+class ImportStatements:
+    """Each file's import statements, and the words in them, found once for all the rounds
+    (the file's bytes are the key)."""
+
+    def __init__(self) -> None:
+        self._texts: Dict[bytes, bytes] = {}
+        self._words: Dict[bytes, FrozenSet[bytes]] = {}
+
+    def text(self, data: bytes) -> bytes:
+        found = self._texts.get(data)
+        if found is None:
+            found = self._texts[data] = import_text(data)
+        return found
+
+    def words(self, data: bytes) -> FrozenSet[bytes]:
+        found = self._words.get(data)
+        if found is None:
+            found = self._words[data] = frozenset(WORD.findall(self.text(data)))
+        return found
 
 
 def _first_on_line(data: bytes, at: int) -> bool:
@@ -37,10 +56,10 @@ def _first_on_line(data: bytes, at: int) -> bool:
 class SymbolNeedles:
     """`module word` + `symbol word` pairs, matched on bytes with word boundaries."""
 
-    def __init__(self) -> None:
+    def __init__(self, imports: Optional[ImportStatements] = None) -> None:
         self.symbols: Dict[str, Set[str]] = {}
         self.package_symbols: Set[str] = set()  # reachable as `from .. import name`
-        self.import_words: Dict[bytes, FrozenSet[bytes]] = {}  # words of a file's imports, kept over the rounds
+        self.imports = imports or ImportStatements()
 
     def known(self) -> Set[str]:
         return {name for names in self.symbols.values() for name in names}
@@ -57,7 +76,7 @@ class SymbolNeedles:
         self.add(facts.module, {local for local, _ in facts.imports} & known, facts.is_package)
 
     def matcher(self) -> "NeedleMatcher":
-        return NeedleMatcher(self.symbols, self.package_symbols, self.import_words)
+        return NeedleMatcher(self.symbols, self.package_symbols, self.imports)
 
 
 # Patterns start with a literal, not with `^` in MULTILINE mode, which Python's `re` tries at
@@ -102,12 +121,12 @@ class NeedleMatcher:
         self,
         symbols: Dict[str, Set[str]],
         package_symbols: Set[str],
-        import_words: Optional[Dict[bytes, FrozenSet[bytes]]] = None,
+        imports: Optional[ImportStatements] = None,
     ) -> None:
         self.modules = frozenset(m.encode() for m, names in symbols.items() if names)
         self.by_module = {m.encode(): _Words(names) for m, names in symbols.items() if names}
         self.package_symbols = _Words(package_symbols) if package_symbols else None
-        self.import_words = {} if import_words is None else import_words
+        self.imports = imports or ImportStatements()
 
     def matches(self, data: bytes) -> bool:
         if self.package_symbols is not None and self.package_symbols.search(data) and imports_from_package(data):
@@ -115,10 +134,7 @@ class NeedleMatcher:
         if not self.modules:
             return False
         # the module must be imported, not merely named (a lexer's keyword list names everything)
-        words = self.import_words.get(data)
-        if words is None:
-            words = self.import_words[data] = frozenset(WORD.findall(import_text(data)))
-        return any(self.by_module[found].search(data) for found in words & self.modules)
+        return any(self.by_module[found].search(data) for found in self.imports.words(data) & self.modules)
 
 
 WORD = re.compile(rb"\w+")
