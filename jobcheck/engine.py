@@ -226,7 +226,9 @@ def _analyse_job(job: Tuple[bytes, str, str, bool, bool]) -> Reading:
     try:
         return read_facts(data, rel, name, is_package, cheap)
     except Exception as error:  # a bug in jobcheck must not stop the run
-        return internal_error_message(error), not cheap
+        if cheap:  # the `ast` reading failed: libcst may still read the file
+            return _analyse_job((data, rel, name, is_package, False))
+        return internal_error_message(error), True
 
 
 def _located(error: Optional[SyntaxError]) -> Optional[Exception]:
@@ -305,7 +307,7 @@ class SourceSet:
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
             # the largest files first, one at a time: no worker is left with a big one at the end
             order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-            done = dict(zip(order, self._workers().map(_analyse_job, [jobs[i] for i in order], chunksize=1)))
+            done = dict(zip(order, self._workers(len(jobs)).map(_analyse_job, [jobs[i] for i in order], chunksize=1)))
             results: Iterable[Reading] = (done[i] for i in range(len(jobs)))
         else:
             results = map(_analyse_job, jobs)
@@ -316,14 +318,14 @@ class SourceSet:
     def start_libcst(self, rels: Iterable[str]) -> None:
         """Begin reading these files with libcst, in worker processes while the analysis goes on
         (with --jobs 1, `confirm_libcst` reads them)."""
-        for rel in sorted(set(rels), key=lambda rel: -len(self.data.get(rel, b""))):
-            if rel in self._libcst_reads or rel in self.by_libcst or rel not in self.parsed:
-                continue
+        done = self.by_libcst.union(self._libcst_reads)
+        todo = [rel for rel in set(rels) if rel in self.parsed and rel not in done]
+        for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):
             known = self.cache.get(self._key(rel)) if self.cache is not None else None
             if known is not None and known[1]:
                 self._libcst_reads[rel] = known[0]
             elif self.jobs > 1:
-                self._libcst_reads[rel] = self._workers().submit(_analyse_job, self._job(rel, cheap=False))
+                self._libcst_reads[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=False))
             else:
                 self._libcst_reads[rel] = None
 
@@ -355,9 +357,10 @@ class SourceSet:
     def _key(self, rel: str) -> str:
         return self.cache.key(self.data[rel], rel, *self.names[rel])
 
-    def _workers(self) -> Any:
+    def _workers(self, wanted: int) -> Any:
+        """The run's worker processes, started for `wanted` jobs at most (fork starts them all at once)."""
         if self._pool is None:
-            self._pool = _start_pool(self.jobs)
+            self._pool = _start_pool(min(self.jobs, wanted))
         return self._pool
 
     def _from_cache(self, rel: str) -> bool:
@@ -717,6 +720,7 @@ def _check(
     from jobcheck.workers import find_workers
 
     notifications: List[Notification] = []
+    sources.requested.clear()  # (a second pass asks again, from the facts libcst read)
     selected = sources.select(knowledge, config)
     index = ProjectIndex(selected, knowledge, set(sources.by_module), sources.load_module)
     try:

@@ -21,7 +21,8 @@ class FrameworkImports:
 
     def __init__(self, modules: Iterable[str]) -> None:
         alternatives = b"|".join(re.escape(m.encode()) for m in sorted(set(modules)))
-        self.pattern = re.compile(rb"(?:from|import)[ \t]+(?:" + alternatives + rb")\b")
+        # `from celery...`, `import celery...`, `import os, celery`
+        self.pattern = re.compile(rb"(?:from[ \t]+|import[ \t]+" + _LISTED + rb")(?:" + alternatives + rb")\b")
 
     def search(self, imports: bytes) -> bool:
         """`imports`: the file's import statements (`ImportStatements.text`)."""
@@ -47,6 +48,9 @@ class ImportStatements:
         if found is None:
             found = self._words[data] = frozenset(WORD.findall(self.text(data)))
         return found
+
+
+_LISTED = rb"(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*"  # modules before it in `import a, b as c, x`
 
 
 def _first_on_line(data: bytes, at: int) -> bool:
@@ -83,16 +87,21 @@ class SymbolNeedles:
 # every position (four times slower); where a match starts is checked after.
 RELATIVE_PACKAGE_IMPORT = re.compile(rb"from[ \t]+\.+[ \t]+import\b")
 IMPORT_KEYWORD = re.compile(rb"import\b")
-FROM_HEAD = re.compile(rb"(?:^|[;:])[ \t]*(from[ \t]+[\w.]+[ \t]+)$")  # before `import`, on its line
+# before `import`, on its line: `from a.b`, `from ..a`, `from . `, `from a . b` (each part
+# matched one way only: no backtracking blow-up on long dotted names)
+FROM_HEAD = re.compile(rb"(?:^|[;:])[ \t]*(from[ \t]+(?:\.[ \t]*)*\w*(?:[ \t]*\.[ \t]*\w+)*[ \t]+)$")
 IMPORTED_NAMES = re.compile(rb"[ \t]*(?:\([^)]*\)|[^\n]*)")  # a parenthesised list may span lines
 CONTINUATION = re.compile(rb"\\\r?\n")
+BOM = b"\xef\xbb\xbf"
 
 
 def import_text(data: bytes) -> bytes:
     """The file's import statements, one per line: found from the `import` keyword (a literal
     search) and read back to the `from` before it."""
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
     if b"\\" in data:
-        data = CONTINUATION.sub(b" ", data)
+        data = _join_continued_lines(data)
     statements = []
     for match in IMPORT_KEYWORD.finditer(data):
         at = match.start()
@@ -109,6 +118,16 @@ def import_text(data: bytes) -> bytes:
             names = IMPORTED_NAMES.match(data, at + len(b"import"))
             statements.append(found.group(1) + b"import" + (names.group() if names else b""))
     return b"\n".join(statements)
+
+
+def _join_continued_lines(data: bytes) -> bytes:
+    """Lines ended by a backslash joined to the next, except in a comment (`# C:\\temp\\`)."""
+
+    def join(match: "re.Match[bytes]") -> bytes:
+        line = data[data.rfind(b"\n", 0, match.start()) + 1 : match.start()]
+        return match.group() if b"#" in line else b" "
+
+    return CONTINUATION.sub(join, data)
 
 
 def imports_from_package(data: bytes) -> bool:

@@ -2,9 +2,10 @@
 reported in, CPython's `ast` for the rest (DESIGN: a module needed only for the project index
 may use a cheaper parse). Where the two readings of a file disagree, libcst's wins."""
 
-import dataclasses
+import ast
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -95,32 +96,71 @@ def test_the_facts_cache_keeps_libcst_readings(tmp_path, readings):
     assert [f.code for f in second.findings] == [f.code for f in first.findings]
 
 
-def _run(root, cache):
+def _run(root, cache=None, jobs=1):
     from jobcheck.catalog import load_catalog
     from jobcheck.config import load
 
     config = load([root], None)
     catalog = load_catalog()
     codes = catalog.select(config.select, config.ignore, config.extend_select)
-    return engine.run([root], config, catalog, codes, 1, None, cache)
+    return engine.run([root], config, catalog, codes, jobs, None, cache)
 
 
-def test_a_disagreement_is_settled_by_libcst(tmp_path, monkeypatch):
-    """If the `ast` reading of a task module lost the calls in it, the run would miss the task's
-    effect; the libcst reading of the task module brings it back."""
-    root = write_project(tmp_path, PROJECT)
-    truth = sorted((f.code, f.location, f.message) for f in run_on(root).findings)
-    assert ("JC101", "shop/tasks.py") in {(code, location.path) for code, location, _ in truth}
+def outcome(result):
+    findings = [(f.code, f.location.path, f.location.span, f.message) for f in result.findings]
+    notifications = [(n.path, n.kind, n.message) for n in result.notifications]
+    return sorted(findings), notifications, sorted(t.qualname for t in result.project.tasks)
+
+
+def read_by_ast_as(monkeypatch, rel, source):
+    """Make the `ast` reading of `rel` see `source` instead of the file (libcst reads the file)."""
+    ast.parse(source)  # (a source that does not parse would quietly fall back to libcst)
     extract = extract_ast.extract
 
-    def lossy(tree, text, rel, *rest):
-        facts = extract(tree, text, rel, *rest)
-        if rel != "shop/tasks.py":
-            return facts
-        return dataclasses.replace(facts, calls=())
+    def other(tree, text, path, *rest):
+        if path == rel:
+            text, tree = source, ast.parse(source)
+        return extract(tree, text, path, *rest)
 
-    monkeypatch.setattr(extract_ast, "extract", lossy)
-    assert sorted((f.code, f.location, f.message) for f in run_on(root).findings) == truth
+    monkeypatch.setattr(extract_ast, "extract", other)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_reading_that_misses_an_effect_is_settled_by_libcst(tmp_path, monkeypatch, jobs):
+    """The `ast` reading of the task module lost the call in the task: the libcst reading of
+    the task module brings the task's effect back."""
+    root = write_project(tmp_path, PROJECT)
+    truth = outcome(_run(root))
+    assert ("JC101", "shop/tasks.py") in {finding[:2] for finding in truth[0]}
+    lossy = textwrap.dedent(PROJECT["shop/tasks.py"]).replace("    notify(url)", "    pass")
+    read_by_ast_as(monkeypatch, "shop/tasks.py", lossy)
+    assert outcome(_run(root, jobs=jobs)) == truth
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_reading_that_sees_too_much_is_settled_by_libcst(tmp_path, monkeypatch, jobs):
+    """The `ast` reading of the task module sees a call into a module with a syntax error: the
+    first pass reaches it and reports it, the pass on libcst's facts does not reach it."""
+    root = write_project(tmp_path, {**PROJECT, "shop/broken.py": "def f(:\n"})
+    truth = outcome(_run(root))
+    assert all(finding[1] != "shop/broken.py" for finding in truth[0])
+    seeing_more = textwrap.dedent(PROJECT["shop/tasks.py"]).replace("    notify(url)", "    from shop.broken import f\n    f(url)")
+    read_by_ast_as(monkeypatch, "shop/tasks.py", seeing_more)
+    assert outcome(_run(root, jobs=jobs)) == truth
+
+
+def test_a_job_module_ast_cannot_read_is_read_by_libcst(tmp_path, monkeypatch):
+    root = write_project(tmp_path, PROJECT)
+    truth = outcome(_run(root))
+    extract = extract_ast.extract
+
+    def failing(tree, text, rel, *rest):
+        if rel == "shop/tasks.py":
+            raise ValueError("a bug in the ast reading")
+        return extract(tree, text, rel, *rest)
+
+    monkeypatch.setattr(extract_ast, "extract", failing)
+    assert outcome(_run(root)) == truth
 
 
 def test_a_run_whose_job_modules_are_cached_does_not_import_libcst(tmp_path):

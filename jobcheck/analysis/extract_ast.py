@@ -1,8 +1,8 @@
 """The same facts as `extract`, from CPython's `ast` instead of libcst: about seven times
 cheaper per line (no concrete syntax tree to build, positions come with the nodes).
 
-Used for modules the analysis reads only for the project index (helpers reached through
-calls, models, settings); the modules that define or send jobs stay on libcst. The two
+Every file is read this way first; libcst reads the task modules and the files findings
+are reported in once more, and its facts are the ones the run keeps (`engine`). The two
 walks must give identical facts: tests compare them on every fixture and on generated
 code. Scopes, name resolution and the facts collected are shared (`facts_walker`); this
 module reads `ast` nodes the way `extract` reads libcst's, where the trees differ in shape.
