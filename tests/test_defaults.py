@@ -285,7 +285,8 @@ def _() -> Any:
 def _() -> Any:
     from rq.job import Job
 
-    return rq_retries(param_default(Job.create, "retry"))
+    # rq 2.x (the last for Python 3.9) has no `retry` here: Queue.create_job sets it afterwards
+    return rq_retries(param_default(Job.create, "retry", absent=None))
 
 
 @probe("rq", "max_retries", "rq.decorators.job retry= (None: no retry)")
