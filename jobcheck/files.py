@@ -168,15 +168,17 @@ def _any_ignoring(spec: pathspec.PathSpec) -> Optional["re.Pattern[str]"]:
 _ANY_DEPTH = "^(?:.+/)?"
 
 
-def _is_virtualenv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir()
+def _is_virtualenv(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "pyvenv.cfg")) or os.path.isdir(os.path.join(path, "conda-meta"))
 
 
 def discover(paths: List[Path], config: Config) -> Discovery:
     root = config.root.resolve()
     matcher = _Matcher(config)
     gitignores = _GitIgnores(root, config.respect_gitignore)
-    seen: Set[Path] = set()
+    # real paths as strings (os.path is several times cheaper than pathlib per entry), each
+    # compared as the file system compares names (`normcase`: case-insensitive on Windows)
+    seen: Set[str] = set()
     files: List[SourceFile] = []
     errors: List[Tuple[str, str]] = []
 
@@ -186,18 +188,19 @@ def discover(paths: List[Path], config: Config) -> Discovery:
         except ValueError:
             return None
 
-    def add(path: Path, rel: str, real: Optional[Path] = None) -> None:
+    def add(path: Path, rel: str, real: Optional[str] = None) -> None:
         linked = real is None
-        real = real or path.resolve()
-        if real in seen:
+        real = real or str(path.resolve())
+        key = os.path.normcase(real)
+        if key in seen:
             return
-        if linked and relative(real) is None:  # (a real path under a real folder of the root stays inside)
+        if linked and relative(Path(real)) is None:  # (a real path under a real folder of the root stays inside)
             errors.append((rel, "symlink points outside the project root; skipped"))
             return
-        seen.add(real)
+        seen.add(key)
         files.append(SourceFile(path=path, rel=rel))
 
-    def walk(directory: Path, rel: str, visited: Set[Path], real_directory: Path) -> None:
+    def walk(directory: str, rel: str, visited: Set[str], real_directory: str) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as error:
@@ -213,20 +216,19 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             if is_dir:
                 if entry.name.startswith(".") or matcher.excluded(child_rel):
                     continue
-                child = Path(entry.path)
-                if gitignores.ignored(child_rel, is_dir=True) or _is_virtualenv(child):
+                if gitignores.ignored(child_rel, is_dir=True) or _is_virtualenv(entry.path):
                     continue
                 linked = entry.is_symlink()
-                real = child.resolve() if linked else real_directory / entry.name
-                if linked and (relative(real) is None or real in visited):
+                real = str(Path(entry.path).resolve()) if linked else os.path.join(real_directory, entry.name)
+                key = os.path.normcase(real)
+                if key in visited or (linked and relative(Path(real)) is None):
                     continue
-                if real in visited:
-                    continue
-                walk(child, child_rel, visited | {real}, real)
+                walk(entry.path, child_rel, visited | {key}, real)
             elif is_file and matcher.included(child_rel) and not matcher.excluded(child_rel):
                 if not gitignores.ignored(child_rel, is_dir=False):
                     # only a link needs resolving: the folder it is in is already a real path
-                    add(Path(entry.path), child_rel, None if entry.is_symlink() else real_directory / entry.name)
+                    real_file = None if entry.is_symlink() else os.path.join(real_directory, entry.name)
+                    add(Path(entry.path), child_rel, real_file)
 
     for given in paths:
         if not given.exists():
@@ -238,7 +240,7 @@ def discover(paths: List[Path], config: Config) -> Discovery:
             errors.append((str(given), "outside the project root " + str(root)))
             continue
         if absolute.is_dir():
-            walk(absolute, "" if rel == "." else rel, {absolute}, absolute)
+            walk(str(absolute), "" if rel == "." else rel, {os.path.normcase(str(absolute))}, str(absolute))
         elif not matcher.excluded_file(rel):
             add(absolute, rel)
     files.sort(key=lambda f: f.rel)
