@@ -3,8 +3,9 @@
 Read from `worker-queues` in the configuration, or from worker commands in the files that
 start processes: Procfile, docker-compose/compose YAML, Kubernetes manifests, supervisor
 and systemd units, Dockerfiles and shell scripts (entrypoints). YAML is parsed with pyyaml (never executed); commands are split with
-shlex. A worker that names no queue consumes its framework's default (Celery:
-`task_default_queue`, RQ: `default`); a Dramatiq worker without `-Q` consumes every queue.
+shlex. A worker that names no queue consumes its framework's default (Celery: every queue
+of `task_queues`, or `task_default_queue` when there is none; RQ: `default`); a Dramatiq
+worker without `-Q` consumes every queue.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import yaml
 
@@ -50,9 +51,12 @@ class Workers:
     def declared(self, framework: str) -> bool:
         return framework in self.queues
 
-    def consumes(self, framework: str, queue: str, default_queue: str) -> bool:
+    def consumes(self, framework: str, queue: str, unnamed: Optional[Set[str]]) -> bool:
+        """`unnamed`: what a worker that names no queue consumes (`unnamed_queues`)."""
         consumed = self.queues.get(framework, set())
-        return EVERY in consumed or queue in consumed or (DEFAULT in consumed and queue == default_queue)
+        if EVERY in consumed or queue in consumed:
+            return True
+        return DEFAULT in consumed and (unnamed is None or queue in unnamed)
 
 
 def find_workers(root: Path, configured: tuple) -> Workers:
@@ -237,13 +241,46 @@ def _option_values(tokens: List[str], names: tuple, split_commas: bool, several:
     return queues
 
 
-def default_queue(project, framework: str) -> str:
-    """The queue a worker that names none consumes: RQ `default`; Celery `task_default_queue`
-    (`celery` unless the app sets it)."""
+def unnamed_queues(project, framework: str) -> Optional[Set[str]]:
+    """The queues a worker that names none consumes: RQ `default`; Celery every queue of the
+    app's `task_queues` and its `task_default_queue` (`celery` unless the app sets it). None
+    when `task_queues` cannot be read: the worker may consume any queue."""
     if framework == "rq":
-        return "default"
-    for app in getattr(project, "celery_apps", ()):
-        setting = app.setting("task_default_queue")
-        if setting is not None and isinstance(setting.value, str):
-            return setting.value
-    return "celery"
+        return {"default"}
+    queues = set()
+    apps = list(getattr(project, "celery_apps", ()))
+    for app in apps:
+        default = app.setting("task_default_queue")
+        queues.add(default.value if default is not None and isinstance(default.value, str) else "celery")
+        declared = app.setting("task_queues")
+        if declared is not None:
+            names = _queue_names(declared.value)
+            if names is None:
+                return None
+            queues |= names
+    return queues or {"celery"}
+
+
+def _queue_names(value: Any) -> Optional[Set[str]]:
+    """The names in a `task_queues` value: `(Queue("a", ...), Queue(name="b"))`, or the keys of
+    the old dict form; None if any name is not a constant."""
+    from jobcheck.model import Call, Collection, Const
+
+    if isinstance(value, Const) and isinstance(value.value, dict):
+        value = value.value
+    if isinstance(value, dict):
+        return {str(key) for key in value} if all(isinstance(key, str) for key in value) else None
+    if isinstance(value, Collection) and value.kind == "dict":
+        keys = [key.value if isinstance(key, Const) else None for key in value.keys]
+        return set(keys) if all(isinstance(key, str) for key in keys) else None
+    if not (isinstance(value, Collection) and value.kind in ("list", "tuple", "set")):
+        return None
+    names = set()
+    for item in value.items:
+        if not isinstance(item, Call):
+            return None
+        name = item.kwarg("name") or (item.args[0] if item.args else None)
+        if not (isinstance(name, Const) and isinstance(name.value, str)):
+            return None
+        names.add(name.value)
+    return names

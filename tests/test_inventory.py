@@ -453,6 +453,34 @@ def test_config_from_object_module_and_old_setting_names(project):
     assert task.option("acks_late").value is True
 
 
+def test_config_from_object_class_by_reference_and_by_path(project):
+    """`config_from_object(CeleryConfig)` and `"pkg.settings:CeleryConfig"` read the class's
+    attributes (osf.io), also those set in a `try`/`else` of the class body."""
+    settings = """
+        class CeleryConfig:
+            task_default_queue = "work"
+            try:
+                from kombu import Queue
+            except ImportError:
+                pass
+            else:
+                task_routes = ("e.routers.Router",)
+            task_acks_late = True
+    """
+    for how in ("CeleryConfig", "'e.settings:CeleryConfig'", "'e.settings.CeleryConfig'"):
+        root = project(
+            {
+                "e/__init__.py": "",
+                "e/settings.py": settings,
+                "e/app.py": f"from celery import Celery\nfrom e.settings import CeleryConfig\napp = Celery('e')\napp.config_from_object({how})\n",
+                "e/jobs.py": "from e.app import app\n\n@app.task\ndef go():\n    pass\n",
+            }
+        )
+        task = task_named(root, "go")
+        assert task.option("queue").source == "router function in task_routes", how
+        assert task.option("acks_late").value is True, how
+
+
 def test_settings_star_import(project):
     root = project(
         {

@@ -153,3 +153,27 @@ def test_large_or_binary_scripts_are_skipped(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "blob").write_bytes(b"\0celery worker -Q x\n" * 70000)
     assert find_workers(tmp_path, ()).queues == {}
+
+
+def test_a_celery_worker_without_queues_consumes_every_queue_of_task_queues(project):
+    """`celery worker` with no -Q consumes the queues of `task_queues` (Celery's routing guide)."""
+    tasks = CELERY_TASKS.replace(
+        'app.conf.task_default_queue = "default"\n',
+        'app.conf.task_default_queue = "default"\n'
+        "app.conf.task_queues = (Queue(\"default\"), Queue(\"emails\", routing_key=\"emails\"))\n",
+    ).replace("from celery import Celery\n", "from celery import Celery\nfrom kombu import Queue\n")
+    root = project({"shop/__init__.py": "", "shop/tasks.py": tasks})
+    (root / "Procfile").write_text("worker: celery -A shop worker\n")
+    assert unconsumed(root) == ["payments"]
+
+
+def test_a_task_queues_value_that_cannot_be_read_may_hold_any_queue(project):
+    tasks = CELERY_TASKS.replace(
+        'app.conf.task_default_queue = "default"\n',
+        'app.conf.task_default_queue = "default"\napp.conf.task_queues = [Queue(name) for name in NAMES]\n',
+    )
+    root = project({"shop/__init__.py": "", "shop/tasks.py": tasks})
+    (root / "Procfile").write_text("worker: celery -A shop worker\n")
+    assert unconsumed(root) == []
+    (root / "Procfile").write_text("worker: celery -A shop worker -Q default,emails\n")  # a named list is exact
+    assert unconsumed(root) == ["payments"]

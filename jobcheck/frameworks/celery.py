@@ -143,20 +143,26 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     source = discovery.constant(call.args[0], Where(module))
     namespace = discovery.constant(call.kwarg("namespace") or Const(None), Where(module))
     settings_module: Optional[str] = None
-    if isinstance(source, str):
-        settings_module = source.split(":")[0]
-        if source == "django.conf:settings":
-            settings_module = django_settings_module(discovery, module)
+    target: Optional[Target] = None
+    if source == "django.conf:settings":
+        settings_module = django_settings_module(discovery, module)
+    elif isinstance(source, str):  # "pkg.celeryconfig", "pkg.settings:CeleryConfig", "pkg.settings.CeleryConfig"
+        target = index.resolve(source.replace(":", "."))
     elif isinstance(source, Name):
         target = index.denote(source, Where(module))
-        if target.kind in ("module", "class"):
-            settings_module = target.qname
+    if target is not None and target.kind in ("module", "class") and not target.attrs:
+        settings_module = target.qname
+    elif isinstance(source, str) and settings_module is None:
+        settings_module = source.split(":")[0]
     if not settings_module:
         return
     prefix = f"{namespace}_" if isinstance(namespace, str) and namespace else ""
     candidates = [(prefix + key.upper() if prefix else key, key) for key in SETTINGS]
     candidates += list(app.old_names.items())
-    settings_class = _settings_class(discovery, settings_module)
+    if target is not None and target.kind == "class" and target.cls is not None and not target.attrs:
+        settings_class: Optional[Target] = target  # config_from_object(CeleryConfig): its attributes
+    else:
+        settings_class = _settings_class(discovery, settings_module)
     parts = [settings_module, *_split_settings(discovery, settings_module)]
     for written_key, key in candidates:
         if settings_class is not None and _read_class_setting(app, discovery, settings_class, written_key, key):

@@ -11,7 +11,7 @@ from jobcheck.analysis.effects import guard_frames, guards_of, in_callback, in_l
 from jobcheck.model import Attr, BinOp, Call, Collection, Const, Effect, Name, OptionValue, Subscript, Task, Unknown
 
 from jobcheck.report.json import location_json
-from jobcheck.workers import default_queue
+from jobcheck.workers import unnamed_queues
 
 
 def display(value: Any) -> Any:
@@ -194,7 +194,7 @@ def queue_table(project: Any) -> List[Dict[str, Any]]:
     for (framework, queue), names in sorted(members.items()):
         if workers is None or not workers.declared(framework):
             consumed = "no worker declared"
-        elif workers.consumes(framework, queue, default_queue(project, framework)):
+        elif workers.consumes(framework, queue, unnamed_queues(project, framework)):
             consumed = "consumed: " + ", ".join(workers.sources_of(framework))
         else:
             consumed = "NOT consumed by the declared workers"
