@@ -177,3 +177,18 @@ def test_a_task_queues_value_that_cannot_be_read_may_hold_any_queue(project):
     assert unconsumed(root) == []
     (root / "Procfile").write_text("worker: celery -A shop worker -Q default,emails\n")  # a named list is exact
     assert unconsumed(root) == ["payments"]
+
+
+def test_task_queues_from_a_configuration_module_with_the_old_name(project):
+    tasks = CELERY_TASKS.replace(
+        'app.conf.task_default_queue = "default"\n', 'app.config_from_object("shop.celeryconfig")\n'
+    )
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/tasks.py": tasks,
+            "shop/celeryconfig.py": "from kombu import Queue\n\nCELERY_QUEUES = (Queue('default'), Queue('emails'))\n",
+        }
+    )
+    (root / "Procfile").write_text("worker: celery -A shop worker\n")
+    assert unconsumed(root) == ["payments"]

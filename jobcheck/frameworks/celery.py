@@ -17,6 +17,7 @@ SETTINGS = (
     "task_time_limit",
     "task_soft_time_limit",
     "task_default_queue",
+    "task_queues",
     "task_default_priority",
     "task_routes",
     "task_annotations",
