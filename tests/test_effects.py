@@ -876,6 +876,61 @@ def test_jc101_reads_a_check_then_act_arm_as_a_dedupe_check(project):
     assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["notify_paid", "notify_unless_flag"]
 
 
+def test_jc101_sees_get_or_create_in_a_model_classmethod_and_inserts_given_their_key(project):
+    """`except cls.DoesNotExist:` in a method of the model is a lookup of its own records
+    (bookwyrm's `SiteSettings.get()`), and `Model(id=1).save()` updates the row if it exists."""
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/models.py": """
+                from django.db import models
+
+                class SiteSettings(models.Model):
+                    name = models.CharField(max_length=20)
+
+                    @classmethod
+                    def get(cls):
+                        try:
+                            return cls.objects.get(id=1)
+                        except cls.DoesNotExist:
+                            default = SiteSettings(id=1)
+                            default.save()
+                            return default
+
+                    @classmethod
+                    def make(cls):
+                        try:
+                            return Other.objects.get(id=1)
+                        except Other.DoesNotExist:
+                            made = SiteSettings(name="x")
+                            made.save()  # a lookup of another model: still an insert
+                            return made
+
+                class Other(models.Model):
+                    pass
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import SiteSettings
+
+                @shared_task(expires=60, queue="q")
+                def refresh():
+                    SiteSettings.get()
+
+                @shared_task(expires=60, queue="q")
+                def pin(name):
+                    SiteSettings(pk=1, name=name).save()
+
+                @shared_task(expires=60, queue="q")
+                def make():
+                    SiteSettings.make()
+            """,
+        }
+    )
+    findings = run_on(root, {"JC101"}).findings
+    assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["make"]
+
+
 def test_constant_arguments_rule_out_branches_in_helpers(project):
     root = project(
         {

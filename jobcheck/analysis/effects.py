@@ -742,7 +742,9 @@ class EffectAnalysis:
         if kind == "row" and django["instance_writes"].get(method):
             detail = django["instance_writes"][method]
             if method == "save" and self._constructed(receiver_expr, where):
-                detail = "insert"  # `Model(...).save()` creates the record
+                # `Model(...).save()` creates the record; given its primary key, Django updates
+                # the row if it exists (and a second insert could only fail): no duplicate
+                detail = "upsert" if self._constructed_with_key(receiver_expr, where) else "insert"
             return Effect("db-write", f"{model}.{method}", detail, location)
         if kind == "related" and method in django["related_writes"]:
             return Effect("db-write", f"{source}.{method}", "update", location)
@@ -840,6 +842,13 @@ class EffectAnalysis:
             return False
         made = self.index.denote(value.func, where)
         return made.kind == "class" and not made.attrs
+
+    @staticmethod
+    def _constructed_with_key(value: Optional[Expr], where: Where) -> bool:
+        """`Model(id=1)`, `Model(pk=key)`, or a local bound to one."""
+        if isinstance(value, Name) and value.kind == "local" and where.function is not None:
+            value = where.function.local_values.get(value.qname)
+        return isinstance(value, Call) and any(name in ("pk", "id") for name, _ in value.kwargs)
 
     @staticmethod
     def _verb(method: str, call: Call) -> str:
@@ -1069,13 +1078,27 @@ NOT_FOUND = {"DoesNotExist", "ObjectDoesNotExist", "NoResultFound"}
 
 def _not_found_of_own_model(frame: Frame, effect: Effect) -> bool:
     """`except Receipt.DoesNotExist: Receipt.objects.create(...)`: the record is written only when
-    looking it up found none (a lookup of another model is not a record of this work)."""
+    looking it up found none (a lookup of another model is not a record of this work). In a
+    method of the model, `cls.DoesNotExist` and `self.DoesNotExist` name the model too."""
     model = effect.api.split(".")[0]
     for handled in frame.exprs:
         split = split_method(handled)
-        if split is not None and split[1] in NOT_FOUND and leaf(split[0]) == model:
+        if split is None or split[1] not in NOT_FOUND:
+            continue
+        owner = split[0]
+        if leaf(owner) == model or (_names_own_class(owner) and _class_of(frame.scope) == model):
             return True
     return False
+
+
+def _names_own_class(expr: Expr) -> bool:
+    return isinstance(expr, Name) and expr.kind == "local" and expr.qname in ("cls", "self")
+
+
+def _class_of(scope: str) -> Optional[str]:
+    """The class of a method's "module:Class.method" scope."""
+    parts = scope.partition(":")[2].split(".")
+    return parts[-2] if len(parts) >= 2 else None
 
 
 def _tests_absence(text: str) -> bool:

@@ -465,7 +465,7 @@ class _Walker(FactsWalker):
             handled = (self.expr(handler.type),) if handler.type is not None else ()
             span = self.span(handler)
             self.record_handler(handled, span)
-            self._framed(Frame("except", handled, span=span), [handler.body])
+            self._framed(Frame("except", handled, span=span, scope=self.scope_key()), [handler.body])
         if node.orelse is not None:
             self.walk(node.orelse)
         if node.finalbody is not None:

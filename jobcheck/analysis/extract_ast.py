@@ -608,7 +608,7 @@ class _AstWalker(FactsWalker):
             handled = (self.expr(handler.type),) if handler.type is not None else ()
             span = self.span(handler)
             self.record_handler(handled, span)
-            self.walk_arm(Frame("except", handled, span=span), handler.body)
+            self.walk_arm(Frame("except", handled, span=span, scope=self.scope_key()), handler.body)
         self.walk_statements(node.orelse)
         if node.finalbody:
             self.walk_arm(Frame("finally"), node.finalbody)

@@ -234,7 +234,7 @@ class FactsWalker:
         """After `try: X.objects.get(...); continue` / `except X.DoesNotExist: ...`, what follows
         runs only when the lookup found nothing."""
         handled = tuple(self.expr(t) for t in handler_types)
-        return Frame("notfound", handled) if handled else None
+        return Frame("notfound", handled, scope=self.scope_key()) if handled else None
 
     def branch_frames(self, single, conjuncts, test_span) -> Tuple[Frame, Optional[Frame]]:
         """The frames of an `if`'s then and else arms, from what the test needs of parameters."""
