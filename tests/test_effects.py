@@ -876,9 +876,10 @@ def test_jc101_reads_a_check_then_act_arm_as_a_dedupe_check(project):
     assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["notify_paid", "notify_unless_flag"]
 
 
-def test_jc101_sees_get_or_create_in_a_model_classmethod_and_inserts_given_their_key(project):
-    """`except cls.DoesNotExist:` in a method of the model is a lookup of its own records
-    (bookwyrm's `SiteSettings.get()`), and `Model(id=1).save()` updates the row if it exists."""
+def test_jc101_sees_get_or_create_in_a_model_method(project):
+    """`except cls.DoesNotExist:` / `except self.DoesNotExist:` in a method of the model is a
+    lookup of its own records (bookwyrm's `SiteSettings.get()`); in another class's method it
+    is a lookup of that class."""
     root = project(
         {
             "shop/__init__.py": "",
@@ -891,44 +892,86 @@ def test_jc101_sees_get_or_create_in_a_model_classmethod_and_inserts_given_their
                     @classmethod
                     def get(cls):
                         try:
-                            return cls.objects.get(id=1)
+                            return cls.objects.get(name="site")
                         except cls.DoesNotExist:
-                            default = SiteSettings(id=1)
-                            default.save()
-                            return default
+                            return cls.objects.create(name="site")
 
+                    def twin(self):
+                        try:
+                            return SiteSettings.objects.get(name=self.name + "-twin")
+                        except self.DoesNotExist:
+                            return SiteSettings.objects.create(name=self.name + "-twin")
+
+                class Other(models.Model):
                     @classmethod
                     def make(cls):
                         try:
-                            return Other.objects.get(id=1)
-                        except Other.DoesNotExist:
-                            made = SiteSettings(name="x")
-                            made.save()  # a lookup of another model: still an insert
-                            return made
-
-                class Other(models.Model):
-                    pass
+                            return cls.objects.get(id=1)
+                        except cls.DoesNotExist:
+                            return SiteSettings.objects.create(name="x")  # no lookup of SiteSettings
             """,
             "shop/tasks.py": """
                 from celery import shared_task
-                from shop.models import SiteSettings
+                from shop.models import Other, SiteSettings
 
                 @shared_task(expires=60, queue="q")
                 def refresh():
                     SiteSettings.get()
 
                 @shared_task(expires=60, queue="q")
-                def pin(name):
-                    SiteSettings(pk=1, name=name).save()
+                def twin():
+                    SiteSettings.objects.get(pk=1).twin()
 
                 @shared_task(expires=60, queue="q")
                 def make():
-                    SiteSettings.make()
+                    Other.make()
             """,
         }
     )
     findings = run_on(root, {"JC101"}).findings
     assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["make"]
+
+
+def test_jc101_reads_a_django_save_given_its_primary_key_as_an_upsert(project):
+    """`Model(pk=key).save()` updates the row with that key if there is one. Not when the key is
+    None, the primary key has a default (Django inserts), or with `force_insert=True`."""
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/models.py": """
+                import uuid
+                from django.db import models
+
+                class Setting(models.Model):
+                    name = models.CharField(max_length=20)
+
+                class Token(models.Model):
+                    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+            """,
+            "shop/tasks.py": """
+                from celery import shared_task
+                from shop.models import Setting, Token
+
+                @shared_task(expires=60, queue="q")
+                def pin(name):
+                    Setting(pk=1, name=name).save()
+
+                @shared_task(expires=60, queue="q")
+                def keyless(name):
+                    Setting(id=None, name=name).save()
+
+                @shared_task(expires=60, queue="q")
+                def forced(name):
+                    Setting(pk=1, name=name).save(force_insert=True)
+
+                @shared_task(expires=60, queue="q")
+                def token(key):
+                    Token(id=key).save()
+            """,
+        }
+    )
+    findings = run_on(root, {"JC101"}).findings
+    assert sorted(f.task.rsplit(".", 1)[-1] for f in findings) == ["forced", "keyless", "token"]
 
 
 def test_constant_arguments_rule_out_branches_in_helpers(project):

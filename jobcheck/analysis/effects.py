@@ -743,8 +743,9 @@ class EffectAnalysis:
             detail = django["instance_writes"][method]
             if method == "save" and self._constructed(receiver_expr, where):
                 # `Model(...).save()` creates the record; given its primary key, Django updates
-                # the row if it exists (and a second insert could only fail): no duplicate
-                detail = "upsert" if self._constructed_with_key(receiver_expr, where) else "insert"
+                # the row if one exists: no duplicate
+                keyed = call.kwarg("force_insert") != Const(True) and self._saved_by_key(receiver_expr, where)
+                detail = "upsert" if keyed else "insert"
             return Effect("db-write", f"{model}.{method}", detail, location)
         if kind == "related" and method in django["related_writes"]:
             return Effect("db-write", f"{source}.{method}", "update", location)
@@ -843,12 +844,24 @@ class EffectAnalysis:
         made = self.index.denote(value.func, where)
         return made.kind == "class" and not made.attrs
 
-    @staticmethod
-    def _constructed_with_key(value: Optional[Expr], where: Where) -> bool:
-        """`Model(id=1)`, `Model(pk=key)`, or a local bound to one."""
+    def _saved_by_key(self, value: Optional[Expr], where: Where) -> bool:
+        """`Model(pk=key)` / `Model(id=key)` of a Django model whose primary key has no default:
+        its `save()` updates the row with that key if there is one, and inserts only if not.
+        (With a default, Django inserts, and a repeat fails on the unique key: not a guard.)"""
         if isinstance(value, Name) and value.kind == "local" and where.function is not None:
             value = where.function.local_values.get(value.qname)
-        return isinstance(value, Call) and any(name in ("pk", "id") for name, _ in value.kwargs)
+        if not isinstance(value, Call):
+            return False
+        key = value.kwarg("pk") or value.kwarg("id")
+        if key is None or key == Const(None):
+            return False
+        made = self.index.denote(value.func, where)
+        if self.typer.orm_of(made) != "django":
+            return False
+        classes = [made, *self.index.class_ancestors(made.cls, made.module)]
+        return not any(
+            _primary_key_with_default(attr_value) for target in classes if target.cls for _, attr_value, _ in target.cls.attrs
+        )
 
     @staticmethod
     def _verb(method: str, call: Call) -> str:
@@ -1089,6 +1102,15 @@ def _not_found_of_own_model(frame: Frame, effect: Effect) -> bool:
         if leaf(owner) == model or (_names_own_class(owner) and _class_of(frame.scope) == model):
             return True
     return False
+
+
+def _primary_key_with_default(field: Expr) -> bool:
+    """`models.UUIDField(primary_key=True, default=uuid.uuid4)`."""
+    return (
+        isinstance(field, Call)
+        and field.kwarg("primary_key") == Const(True)
+        and (field.kwarg("default") is not None or field.kwarg("db_default") is not None)
+    )
 
 
 def _names_own_class(expr: Expr) -> bool:
