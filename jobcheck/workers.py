@@ -4,8 +4,8 @@ Read from `worker-queues` in the configuration, or from worker commands in the f
 start processes: Procfile, docker-compose/compose YAML, Kubernetes manifests, supervisor
 and systemd units, Dockerfiles and shell scripts (entrypoints). YAML is parsed with pyyaml (never executed); commands are split with
 shlex. A worker that names no queue consumes its framework's default (Celery: every queue
-of `task_queues`, or `task_default_queue` when there is none; RQ: `default`); a Dramatiq
-worker without `-Q` consumes every queue.
+of its app's `task_queues`, or `task_default_queue` when there is none, less the queues `-X`
+excludes; RQ: `default`); a Dramatiq worker without `-Q` consumes every queue.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 import yaml
 
@@ -44,6 +44,8 @@ class Workers:
     queues: Dict[str, Set[str]] = field(default_factory=dict)
     sources: List[str] = field(default_factory=list)
     by_framework: Dict[str, List[str]] = field(default_factory=dict)
+    # the Celery workers that name no queue: (the app `-A` names, the queues `-X` excludes)
+    unnamed: List[Tuple[Optional[str], FrozenSet[str]]] = field(default_factory=list)
 
     def sources_of(self, framework: str) -> List[str]:
         return self.by_framework.get(framework, self.sources)
@@ -51,12 +53,19 @@ class Workers:
     def declared(self, framework: str) -> bool:
         return framework in self.queues
 
-    def consumes(self, framework: str, queue: str, unnamed: Optional[Set[str]]) -> bool:
-        """`unnamed`: what a worker that names no queue consumes (`unnamed_queues`)."""
+    def consumes(self, framework: str, queue: str, unnamed: Callable[[Optional[str]], Optional[Set[str]]]) -> bool:
+        """`unnamed(app)`: what a worker of that app that names no queue consumes (None: any
+        queue), as `unnamed_queues` says."""
         consumed = self.queues.get(framework, set())
         if EVERY in consumed or queue in consumed:
             return True
-        return DEFAULT in consumed and (unnamed is None or queue in unnamed)
+        if DEFAULT not in consumed:
+            return False
+        for app, excluded in self.unnamed if framework == "celery" else [(None, frozenset())]:
+            queues = unnamed(app)
+            if queue not in excluded and (queues is None or queue in queues):
+                return True
+        return False
 
 
 def find_workers(root: Path, configured: tuple) -> Workers:
@@ -67,8 +76,10 @@ def find_workers(root: Path, configured: tuple) -> Workers:
         workers.sources.append("worker-queues in the configuration")
         return workers
     for path, command in _commands(root):
-        for framework, queues in _parse(command):
+        for framework, queues, unnamed in _parse(command):
             workers.queues.setdefault(framework, set()).update(queues)
+            if unnamed is not None:
+                workers.unnamed.append(unnamed)
             where = path.relative_to(root).as_posix()
             if where not in workers.sources:
                 workers.sources.append(where)
@@ -182,17 +193,21 @@ def _parse(command: str) -> Iterator[tuple]:
             continue
         found = _celery(tokens) or _rq(tokens) or _dramatiq(tokens)
         if found is not None:
-            framework, queues = found
+            framework, queues, unnamed = found
             if any(TEMPLATED.search(queue) for queue in queues):
-                queues = {EVERY}  # `-Q $QUEUES`, `%(ENV_QUEUES)s`: decided at deploy time, unknown here
-            yield framework, queues
+                queues, unnamed = {EVERY}, None  # `-Q $QUEUES`, `%(ENV_QUEUES)s`: decided at deploy time
+            yield framework, queues, unnamed
 
 
 def _celery(tokens: List[str]) -> Optional[tuple]:
     if not any(t.endswith("celery") for t in tokens) or "worker" not in tokens:
         return None
     queues = _option_values(tokens, ("-Q", "--queues"), split_commas=True)
-    return ("celery", queues or {DEFAULT})
+    excluded = _option_values(tokens, ("-X", "--exclude-queues"), split_commas=True)
+    if queues:
+        return ("celery", queues - excluded, None)
+    apps = _option_values(tokens, ("-A", "--app"), split_commas=False)
+    return ("celery", {DEFAULT}, (min(apps) if len(apps) == 1 else None, frozenset(excluded)))
 
 
 def _rq(tokens: List[str]) -> Optional[tuple]:
@@ -210,14 +225,14 @@ def _rq(tokens: List[str]) -> Optional[tuple]:
             skip = token in RQ_VALUE_OPTIONS
         else:
             queues.add(token)
-    return ("rq", queues or {"default"})
+    return ("rq", queues or {"default"}, None)
 
 
 def _dramatiq(tokens: List[str]) -> Optional[tuple]:
     if not any(t.endswith("dramatiq") for t in tokens):
         return None
     queues = _option_values(tokens, ("-Q", "--queues"), split_commas=False, several=True)
-    return ("dramatiq", queues or {EVERY})
+    return ("dramatiq", queues or {EVERY}, None)
 
 
 def _option_values(tokens: List[str], names: tuple, split_commas: bool, several: bool = False) -> Set[str]:
@@ -241,33 +256,45 @@ def _option_values(tokens: List[str], names: tuple, split_commas: bool, several:
     return queues
 
 
-def unnamed_queues(project, framework: str) -> Optional[Set[str]]:
-    """The queues a worker that names none consumes: RQ `default`; Celery every queue of the
-    app's `task_queues` and its `task_default_queue` (`celery` unless the app sets it). None
-    when `task_queues` cannot be read: the worker may consume any queue."""
+def unnamed_queues(project, framework: str, app: Optional[str] = None) -> Optional[Set[str]]:
+    """The queues a worker that names none consumes: RQ `default`; Celery the queues of its app's
+    `task_queues`, or its `task_default_queue` (`celery` unless set) when there are none. `app`:
+    what the worker's `-A` names; every app's queues when it names none of them. None when
+    `task_queues` cannot be read: the worker may consume any queue."""
     if framework == "rq":
         return {"default"}
-    queues = set()
     apps = list(getattr(project, "celery_apps", ()))
-    for app in apps:
-        default = app.setting("task_default_queue")
-        queues.add(default.value if default is not None and isinstance(default.value, str) else "celery")
-        declared = app.setting("task_queues")
-        if declared is not None:
-            names = _queue_names(declared.value)
-            if names is None:
-                return None
+    queues: Set[str] = set()
+    for chosen in _apps_named(apps, app) or apps:
+        declared = chosen.setting("task_queues")
+        names = _queue_names(declared.value, project) if declared is not None else set()
+        if names is None:
+            return None
+        if names:
             queues |= names
+        else:
+            default = chosen.setting("task_default_queue")
+            queues.add(default.value if default is not None and isinstance(default.value, str) else "celery")
     return queues or {"celery"}
 
 
-def _queue_names(value: Any) -> Optional[Set[str]]:
-    """The names in a `task_queues` value: `(Queue("a", ...), Queue(name="b"))`, or the keys of
-    the old dict form; None if any name is not a constant."""
-    from jobcheck.model import Call, Collection, Const
+def _apps_named(apps: List[Any], app: Optional[str]) -> List[Any]:
+    """The apps `-A pkg.module` (or `pkg.module:app`, or a package holding them) names."""
+    if not app:
+        return []
+    module = app.split(":")[0]
+    return [a for a in apps if a.qname.startswith(module + ".")]
 
-    if isinstance(value, Const) and isinstance(value.value, dict):
+
+def _queue_names(value: Any, project: Any) -> Optional[Set[str]]:
+    """The names in a `task_queues` value: `(Queue("a", ...), Queue(name=B))`, or the keys of the
+    old dict form; an empty set for None or an empty list; None if a name cannot be read."""
+    from jobcheck.model import Call, Collection, Const, Name
+
+    if isinstance(value, Const):
         value = value.value
+    if value is None or value == () or value == []:
+        return set()
     if isinstance(value, dict):
         return {str(key) for key in value} if all(isinstance(key, str) for key in value) else None
     if isinstance(value, Collection) and value.kind == "dict":
@@ -280,6 +307,9 @@ def _queue_names(value: Any) -> Optional[Set[str]]:
         if not isinstance(item, Call):
             return None
         name = item.kwarg("name") or (item.args[0] if item.args else None)
+        if isinstance(name, Name) and name.kind == "global":  # `Queue(LOW)`: a constant elsewhere
+            target = project.index.resolve(name.qname)
+            name = target.expr if target.kind == "value" and not target.attrs else None
         if not (isinstance(name, Const) and isinstance(name.value, str)):
             return None
         names.add(name.value)

@@ -192,3 +192,66 @@ def test_task_queues_from_a_configuration_module_with_the_old_name(project):
     )
     (root / "Procfile").write_text("worker: celery -A shop worker\n")
     assert unconsumed(root) == ["payments"]
+
+
+def queued_tasks(settings: str, app: str = "shop") -> str:
+    """Three tasks, each on its own queue (`default`, `emails`, `payments`), after `settings`."""
+    return (
+        "from celery import Celery\nfrom kombu import Queue\n\n"
+        f"app = Celery({app!r})\n{textwrap.dedent(settings)}\n"
+        + "".join(
+            f"\n@app.task(time_limit=60, expires=60, queue={queue!r})\ndef to_{queue}():\n    pass\n"
+            for queue in ("default", "emails", "payments")
+        )
+    )
+
+
+def test_queues_excluded_with_x_are_not_consumed(project):
+    tasks = queued_tasks('app.conf.task_queues = (Queue("default"), Queue("emails"), Queue("payments"))')
+    root = project({"shop/__init__.py": "", "shop/tasks.py": tasks})
+    (root / "Procfile").write_text("worker: celery -A shop worker -X payments\nmail: celery -A shop worker -Q emails,payments --exclude-queues=payments\n")
+    assert unconsumed(root) == ["payments"]
+
+
+def test_a_worker_consumes_the_queues_of_the_app_it_names(project):
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/tasks.py": queued_tasks('app.conf.task_queues = (Queue("default"), Queue("emails"), Queue("payments"))'),
+            "partners/__init__.py": "",
+            "partners/tasks.py": queued_tasks('app.conf.task_default_queue = "default"', app="partners"),
+        }
+    )
+    (root / "Procfile").write_text("worker: celery -A partners.tasks worker\n")
+    # the worker runs the partners app, which consumes only its default queue: shop's
+    # task_queues say nothing of what it consumes
+    assert unconsumed(root) == ["emails", "emails", "payments", "payments"]
+
+
+def test_task_queues_none_empty_or_read_through_constants(project):
+    for settings, missed in [
+        ("app.conf.task_queues = None", ["emails", "payments"]),
+        ("app.conf.task_queues = ()", ["emails", "payments"]),
+        ('EMAILS = "emails"\napp.conf.task_queues = (Queue("default"), Queue(EMAILS))', ["payments"]),
+        # with task_queues set, the default queue is not consumed unless it is one of them
+        ('app.conf.task_queues = (Queue("emails"), Queue("payments"))', ["default"]),
+    ]:
+        root = project({"shop/__init__.py": "", "shop/tasks.py": queued_tasks('app.conf.task_default_queue = "default"\n' + settings)})
+        (root / "Procfile").write_text("worker: celery -A shop worker\n")
+        assert unconsumed(root) == missed, settings
+
+
+def test_the_new_setting_name_wins_over_the_old_one(project):
+    root = project(
+        {
+            "shop/__init__.py": "",
+            "shop/settings.py": (
+                "from kombu import Queue\n\n"
+                "CELERY_TASK_QUEUES = (Queue('default'), Queue('emails'))\n"
+                "CELERY_QUEUES = (Queue('default'), Queue('emails'), Queue('payments'))\n"
+            ),
+            "shop/tasks.py": queued_tasks('app.config_from_object("shop.settings", namespace="CELERY")'),
+        }
+    )
+    (root / "Procfile").write_text("worker: celery -A shop worker\n")
+    assert unconsumed(root) == ["payments"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Iterator
 
 from jobcheck.checks.common import short
@@ -64,7 +65,7 @@ def check_project(ctx) -> Iterator[Finding]:
     workers = ctx.project.workers
     if workers is None or "JC403" not in ctx.selected:
         return
-    unnamed = {framework: unnamed_queues(ctx.project, framework) for framework in workers.queues}
+    unnamed = functools.lru_cache(maxsize=None)(functools.partial(unnamed_queues, ctx.project))
     for task in ctx.project.tasks:
         queue = task.option("queue")
         if queue is None or queue.source == "default" or not isinstance(queue.value, str):
@@ -72,13 +73,13 @@ def check_project(ctx) -> Iterator[Finding]:
         if not workers.declared(task.framework):
             continue
         for name in queue.value.split(", "):  # an RQ function sent to several queues lists them all
-            if not workers.consumes(task.framework, name, unnamed[task.framework]):
+            if not workers.consumes(task.framework, name, functools.partial(unnamed, task.framework)):
                 yield _unconsumed(task.framework, name, queue.location or task.location, workers)
     for site in ctx.project.enqueue_sites:
         queue = dict(site.options).get("queue")
         if not isinstance(queue, str) or not workers.declared(site.framework):
             continue
-        if not workers.consumes(site.framework, queue, unnamed[site.framework]):
+        if not workers.consumes(site.framework, queue, functools.partial(unnamed, site.framework)):
             yield _unconsumed(site.framework, queue, site.location, workers)
 
 

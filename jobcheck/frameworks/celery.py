@@ -158,15 +158,19 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     if not settings_module:
         return
     prefix = f"{namespace}_" if isinstance(namespace, str) and namespace else ""
-    candidates = [(prefix + key.upper() if prefix else key, key) for key in SETTINGS]
-    candidates += list(app.old_names.items())
+    candidates = [(prefix + key.upper() if prefix else key, key, False) for key in SETTINGS]
+    candidates += [(old, key, True) for old, key in app.old_names.items()]  # (read after the new names)
     if target is not None and target.kind == "class" and target.cls is not None and not target.attrs:
         settings_class: Optional[Target] = target  # config_from_object(CeleryConfig): its attributes
     else:
         settings_class = _settings_class(discovery, settings_module)
     parts = [settings_module, *_split_settings(discovery, settings_module)]
-    for written_key, key in candidates:
+    found = set()
+    for written_key, key, old_name in candidates:
+        if old_name and key in found:
+            continue  # Celery takes the new name when both are set
         if settings_class is not None and _read_class_setting(app, discovery, settings_class, written_key, key):
+            found.add(key)
             continue
         for part in parts:
             target = index.resolve(f"{part}.{written_key}")
@@ -177,12 +181,14 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
             location = Location(target.module.path, assign.span) if assign else app.location
             value = discovery.constant(target.expr, Where(target.module))
             app.settings[key] = OptionValue(value, f"setting {written_key}", location)
+            found.add(key)
         elif target.kind == "instance" and target.module is not None and not target.attrs:
             assign = _assignment(target.module, written_key)
             if assign is not None:
                 app.settings[key] = OptionValue(
                     UNKNOWN, f"setting {written_key}", Location(target.module.path, assign.span)
                 )
+                found.add(key)
 
 
 def _split_settings(discovery: Discovery, settings_module: str) -> List[str]:

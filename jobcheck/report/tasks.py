@@ -194,7 +194,7 @@ def queue_table(project: Any) -> List[Dict[str, Any]]:
     for (framework, queue), names in sorted(members.items()):
         if workers is None or not workers.declared(framework):
             consumed = "no worker declared"
-        elif workers.consumes(framework, queue, unnamed_queues(project, framework)):
+        elif workers.consumes(framework, queue, lambda app: unnamed_queues(project, framework, app)):
             consumed = "consumed: " + ", ".join(workers.sources_of(framework))
         else:
             consumed = "NOT consumed by the declared workers"
