@@ -297,6 +297,11 @@ class EnqueueSite:
     location: Location
     scope: str  # qualified name of the enclosing function ("" for module level)
     options: Tuple[Tuple[str, Any], ...] = ()
+    open_options: bool = False  # `**options` passed too: any option may be set
+
+    def may_set(self, option: str) -> bool:
+        """Whether the call sets `option` (to something other than None), or may through `**`."""
+        return dict(self.options).get(option) is not None or self.open_options
 
 
 @dataclass(frozen=True)

@@ -796,6 +796,34 @@ def test_rq_default_queues_for_jc401(project):
     assert found == ["bare", "loose"]
 
 
+def test_options_passed_with_double_star_may_name_the_queue_and_expiry(project):
+    """`apply_async(args, **options)` (nautobot's job runner) may set `queue` and `expires`:
+    JC401 and JC801 do not claim that no enqueue site sets them."""
+    root = project(
+        {
+            "n/__init__.py": "",
+            "n/jobs.py": """
+                import requests
+                from celery import shared_task
+
+                @shared_task(time_limit=60)
+                def run_job(url):
+                    requests.post(url)
+
+                @shared_task(time_limit=60)
+                def plain(url):
+                    requests.post(url)
+
+                def enqueue(url, options):
+                    run_job.apply_async(args=[url], **options)
+                    plain.apply_async(args=[url], countdown=1)
+            """,
+        }
+    )
+    found = sorted((f.code, f.task.rsplit(".", 1)[-1]) for f in run_on(root, {"JC401", "JC801"}).findings)
+    assert found == [("JC401", "plain"), ("JC801", "plain")]
+
+
 def test_declared_enqueue_functions_by_name_and_reference(project):
     root = project(
         {

@@ -20,7 +20,7 @@ def _queue_unchosen(ctx, task: Task) -> bool:
         if queue.source != "default" and not queue.source.startswith("task_default_queue"):
             return False
         sites = [s for s in ctx.project.enqueue_sites if s.task == task.qualname]
-        return not (sites and all(dict(s.options).get("queue") for s in sites))
+        return not (sites and all(s.may_set("queue") for s in sites))
     if task.framework == "dramatiq":
         return queue.source == "default"
     if task.framework == "rq":  # a bare django-rq @job, or only ever sent to an unnamed queue

@@ -25,7 +25,7 @@ def bounded(ctx, task: Task) -> bool:
         return True
     sites = [s for s in ctx.project.enqueue_sites if s.task == task.qualname]
     keyword = SITE_KEYWORD[task.framework]
-    return bool(sites) and all(dict(s.options).get(keyword) is not None for s in sites)
+    return bool(sites) and all(s.may_set(keyword) for s in sites)
 
 
 def checks_deadline(effects) -> bool:

@@ -55,6 +55,7 @@ def build_project(index: ProjectIndex) -> Project:
                 location=Location(draft.where.module.path, draft.call.span),
                 scope=draft.where.function.qualname if draft.where.function else "",
                 options=tuple((k, discovery.constant(v, draft.where)) for k, v in draft.call.kwargs),
+                open_options=draft.call.star_kwargs,
             )
         )
     project.enqueue_sites.extend(celery.beat_sites(apps, project.tasks, list(index.modules.values())))
