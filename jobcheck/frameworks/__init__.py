@@ -46,6 +46,7 @@ def build_project(index: ProjectIndex) -> Project:
         else:
             options = huey.effective_options(discovery, definition)
         project.tasks.append(_task(definition, options))
+    option_methods = {name: spec.get("option_methods", ()) for name, spec in index.knowledge.frameworks.items()}
     for draft, task in drafts:
         project.enqueue_sites.append(
             EnqueueSite(
@@ -55,7 +56,7 @@ def build_project(index: ProjectIndex) -> Project:
                 location=Location(draft.where.module.path, draft.call.span),
                 scope=draft.where.function.qualname if draft.where.function else "",
                 options=tuple((k, discovery.constant(v, draft.where)) for k, v in draft.call.kwargs),
-                open_options=draft.call.star_kwargs,
+                open_options=draft.call.star_kwargs and draft.api in option_methods.get(draft.framework, ()),
             )
         )
     project.enqueue_sites.extend(celery.beat_sites(apps, project.tasks, list(index.modules.values())))
