@@ -798,7 +798,8 @@ def test_rq_default_queues_for_jc401(project):
 
 def test_options_passed_with_double_star_may_name_the_queue_and_expiry(project):
     """`apply_async(args, **options)` (nautobot's job runner) may set `queue` and `expires`:
-    JC401 and JC801 do not claim that no enqueue site sets them."""
+    JC401 and JC801 do not claim that no enqueue site sets them. `delay(**kwargs)` passes the
+    task's own arguments."""
     root = project(
         {
             "n/__init__.py": "",
@@ -814,14 +815,19 @@ def test_options_passed_with_double_star_may_name_the_queue_and_expiry(project):
                 def plain(url):
                     requests.post(url)
 
+                @shared_task(time_limit=60)
+                def by_delay(url, **extra):
+                    requests.post(url)
+
                 def enqueue(url, options):
                     run_job.apply_async(args=[url], **options)
                     plain.apply_async(args=[url], countdown=1)
+                    by_delay.delay(url, **options)
             """,
         }
     )
     found = sorted((f.code, f.task.rsplit(".", 1)[-1]) for f in run_on(root, {"JC401", "JC801"}).findings)
-    assert found == [("JC401", "plain"), ("JC801", "plain")]
+    assert found == [("JC401", "by_delay"), ("JC401", "plain"), ("JC801", "by_delay"), ("JC801", "plain")]
 
 
 def test_declared_enqueue_functions_by_name_and_reference(project):
