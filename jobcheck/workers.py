@@ -61,7 +61,7 @@ class Workers:
             return True
         if DEFAULT not in consumed:
             return False
-        for app, excluded in self.unnamed if framework == "celery" else [(None, frozenset())]:
+        for app, excluded in (self.unnamed if framework == "celery" else None) or [(None, frozenset())]:
             queues = unnamed(app)
             if queue not in excluded and (queues is None or queue in queues):
                 return True
@@ -207,7 +207,8 @@ def _celery(tokens: List[str]) -> Optional[tuple]:
     if queues:
         return ("celery", queues - excluded, None)
     apps = _option_values(tokens, ("-A", "--app"), split_commas=False)
-    return ("celery", {DEFAULT}, (min(apps) if len(apps) == 1 else None, frozenset(excluded)))
+    app = next(iter(apps)) if len(apps) == 1 else None
+    return ("celery", {DEFAULT}, (app, frozenset(excluded)))
 
 
 def _rq(tokens: List[str]) -> Optional[tuple]:
