@@ -455,7 +455,8 @@ def test_config_from_object_module_and_old_setting_names(project):
 
 def test_config_from_object_class_by_reference_and_by_path(project):
     """`config_from_object(CeleryConfig)` and `"pkg.settings:CeleryConfig"` read the class's
-    attributes (osf.io), also those set in a `try`/`else` of the class body."""
+    attributes (osf.io), also those set in a `try`/`else` of the class body; so do an instance
+    of it and its `"pkg.settings:config"` path."""
     settings = """
         class CeleryConfig:
             task_default_queue = "work"
@@ -466,13 +467,15 @@ def test_config_from_object_class_by_reference_and_by_path(project):
             else:
                 task_routes = ("e.routers.Router",)
             task_acks_late = True
+
+        config = CeleryConfig()
     """
-    for how in ("CeleryConfig", "'e.settings:CeleryConfig'", "'e.settings.CeleryConfig'"):
+    for how in ("CeleryConfig", "'e.settings:CeleryConfig'", "'e.settings.CeleryConfig'", "config", "'e.settings:config'"):
         root = project(
             {
                 "e/__init__.py": "",
                 "e/settings.py": settings,
-                "e/app.py": f"from celery import Celery\nfrom e.settings import CeleryConfig\napp = Celery('e')\napp.config_from_object({how})\n",
+                "e/app.py": f"from celery import Celery\nfrom e.settings import CeleryConfig, config\napp = Celery('e')\napp.config_from_object({how})\n",
                 "e/jobs.py": "from e.app import app\n\n@app.task\ndef go():\n    pass\n",
             }
         )

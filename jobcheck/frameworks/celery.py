@@ -153,6 +153,8 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
         target = index.denote(source, Where(module))
     if target is not None and target.kind in ("module", "class") and not target.attrs:
         settings_module = target.qname
+    elif target is not None and target.kind == "instance" and target.module is not None and not target.attrs:
+        settings_module = target.module.module  # `config = CeleryConfig()`: read through its class below
     elif isinstance(source, str) and settings_module is None:
         settings_module = source.split(":")[0]
     if not settings_module:
@@ -160,8 +162,9 @@ def _read_object(app: CeleryApp, call: Call, discovery: Discovery, module: Modul
     prefix = f"{namespace}_" if isinstance(namespace, str) and namespace else ""
     candidates = [(prefix + key.upper() if prefix else key, key, False) for key in SETTINGS]
     candidates += [(old, key, True) for old, key in app.old_names.items()]  # (read after the new names)
-    if target is not None and target.kind == "class" and target.cls is not None and not target.attrs:
-        settings_class: Optional[Target] = target  # config_from_object(CeleryConfig): its attributes
+    if target is not None and target.kind in ("class", "instance") and target.cls is not None and not target.attrs:
+        # config_from_object(CeleryConfig), or of `config = CeleryConfig()`: the class's attributes
+        settings_class: Optional[Target] = Target("class", target.qname, module=target.module, cls=target.cls)
     else:
         settings_class = _settings_class(discovery, settings_module)
     parts = [settings_module, *_split_settings(discovery, settings_module)]
