@@ -270,7 +270,8 @@ class SourceSet:
         self.notifications: List[Notification] = []  # files that could not be read
         self.failures: Dict[str, str] = {}  # rel -> internal error while extracting its facts
         self.by_libcst: Set[str] = set()  # files whose facts libcst read (the others: `ast`)
-        self._libcst_reads: Dict[str, Any] = {}  # rel -> facts, a future of a reading, None: to read here
+        self._libcst_reads: Dict[str, Any] = {}  # rel -> the future of its libcst reading, None: to read here
+        self._keys: Dict[str, str] = {}  # rel -> its facts cache key
         overrides = overrides or {}
         for source in sources:
             try:
@@ -317,14 +318,12 @@ class SourceSet:
 
     def start_libcst(self, rels: Iterable[str]) -> None:
         """Begin reading these files with libcst, in worker processes while the analysis goes on
-        (with --jobs 1, `confirm_libcst` reads them)."""
+        (with --jobs 1, `confirm_libcst` reads them). A file the cache served with libcst's facts
+        is in `by_libcst` already."""
         done = self.by_libcst.union(self._libcst_reads)
         todo = [rel for rel in set(rels) if rel in self.parsed and rel not in done]
         for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):
-            known = self.cache.get(self._key(rel)) if self.cache is not None else None
-            if known is not None and known[1]:
-                self._libcst_reads[rel] = known[0]
-            elif self.jobs > 1:
+            if self.jobs > 1:
                 self._libcst_reads[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=False))
             else:
                 self._libcst_reads[rel] = None
@@ -338,11 +337,7 @@ class SourceSet:
         changed = False
         for rel, pending in sorted(self._libcst_reads.items()):
             before = self.parsed.get(rel)
-            if isinstance(pending, ModuleFacts):  # the cache holds libcst's reading
-                self.parsed[rel] = pending
-                self.by_libcst.add(rel)
-            else:
-                self._store(rel, pending.result() if pending else _analyse_job(self._job(rel, cheap=False)))
+            self._store(rel, pending.result() if pending else _analyse_job(self._job(rel, cheap=False)))
             changed = changed or self.parsed.get(rel) != before
         self._libcst_reads.clear()
         return changed
@@ -355,7 +350,9 @@ class SourceSet:
         return (self.data[rel], rel, *self.names[rel], cheap)
 
     def _key(self, rel: str) -> str:
-        return self.cache.key(self.data[rel], rel, *self.names[rel])
+        if rel not in self._keys:
+            self._keys[rel] = self.cache.key(self.data[rel], rel, *self.names[rel])
+        return self._keys[rel]
 
     def _workers(self, wanted: int) -> Any:
         """The run's worker processes, started for `wanted` jobs at most (fork starts them all at once)."""
@@ -387,7 +384,7 @@ class SourceSet:
 
     def close(self) -> None:
         for pending in self._libcst_reads.values():
-            if pending is not None and not isinstance(pending, ModuleFacts):
+            if pending is not None:
                 pending.cancel()  # (a run that failed)
         self._libcst_reads.clear()
         if self._pool is not None:
@@ -685,7 +682,6 @@ def _analyse(
     result.notifications.extend(sources.analysis_notifications())
     result.findings = sorted(checked.findings, key=Finding.sort_key)
     result.suppressed = checked.suppressed
-    result.notifications.extend(Notification(path, message, "internal") for path, message in checked.failures)
     result.notifications.sort(key=lambda n: (n.path, n.message))
 
 
@@ -694,8 +690,7 @@ class _Checked:
     project: Any
     findings: List[Finding]
     suppressed: List[Any]
-    failures: List[Tuple[str, str]]
-    notifications: List[Notification]
+    notifications: List[Notification]  # internal errors of project passes and checks
 
     def read_by_libcst(self) -> Set[str]:
         """The files whose facts must be libcst's: task modules, and the files findings are
@@ -741,4 +736,5 @@ def _check(
         findings = [f for f in findings if f.location.path in targets]
         suppressed = [s for s in suppressed if s.finding.location.path in targets]
         failures = [(path, message) for path, message in failures if path in targets or path == "."]
-    return _Checked(project, findings, suppressed, failures, notifications)
+    notifications.extend(Notification(path, message, "internal") for path, message in failures)
+    return _Checked(project, findings, suppressed, notifications)
