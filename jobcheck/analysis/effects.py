@@ -835,8 +835,7 @@ class EffectAnalysis:
 
     def _constructed(self, value: Optional[Expr], where: Where) -> bool:
         """Whether a value is a new object: `Model(...)`, or a local bound to one."""
-        if isinstance(value, Name) and value.kind == "local" and where.function is not None:
-            value = where.function.local_values.get(value.qname)
+        value = _bound(value, where)
         if isinstance(value, (Collection,)) and value.kind in ("list", "tuple"):
             return any(self._constructed(item, where) for item in value.items)
         if not isinstance(value, Call):
@@ -848,8 +847,7 @@ class EffectAnalysis:
         """`Model(pk=key)` / `Model(id=key)` of a Django model whose primary key has no default:
         its `save()` updates the row with that key if there is one, and inserts only if not.
         (With a default, Django inserts, and a repeat fails on the unique key: not a guard.)"""
-        if isinstance(value, Name) and value.kind == "local" and where.function is not None:
-            value = where.function.local_values.get(value.qname)
+        value = _bound(value, where)
         if not isinstance(value, Call):
             return False
         key = value.kwarg("pk") or value.kwarg("id")
@@ -1102,6 +1100,13 @@ def _not_found_of_own_model(frame: Frame, effect: Effect) -> bool:
         if leaf(owner) == model or (_names_own_class(owner) and _class_of(frame.scope) == model):
             return True
     return False
+
+
+def _bound(value: Optional[Expr], where: Where) -> Optional[Expr]:
+    """What a local name is bound to in its function (first binding), else the value itself."""
+    if isinstance(value, Name) and value.kind == "local" and where.function is not None:
+        return where.function.local_values.get(value.qname)
+    return value
 
 
 def _primary_key_with_default(field: Expr) -> bool:
