@@ -6,6 +6,7 @@ import gc
 import os
 import sys
 import traceback
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,15 +56,25 @@ def read_facts(data: bytes, rel: str, module_name: str, is_package: bool, cheap:
     from jobcheck.analysis.facts_walker import syntax_error_facts
 
     refused, python_error, tree = _python_parse(data, check_nesting=not cheap)
+    if python_error is not None and cheap:
+        from jobcheck.analysis.newer_syntax import parse_downlevel
+
+        readable = parse_downlevel(data)  # newer syntax than this Python's
+        if readable is not None:
+            data, tree = readable
     if refused is not None:
         # (the libcst path asks CPython first too, and refuses the file for the same reason)
         return syntax_error_facts(rel, module_name, is_package, _Plain(refused)), True
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, RECURSION_LIMIT))  # the walk recurses once per level of nesting
     try:
-        if cheap and tree is not None:
-            return _extract_from_ast(tree, data, rel, module_name, is_package), False
-        return _parse_and_extract(data, rel, module_name, is_package, python_error), True
+        with warnings.catch_warnings():
+            # libcst evaluates string literals with CPython, which warns of `"\d"` and the like
+            # (on stderr from Python 3.12): the project's to hear from its own tools, not from us
+            warnings.simplefilter("ignore")
+            if cheap and tree is not None:
+                return _extract_from_ast(tree, data, rel, module_name, is_package), False
+            return _parse_and_extract(data, rel, module_name, is_package, python_error), True
     finally:
         sys.setrecursionlimit(limit)
 
@@ -271,6 +282,7 @@ class SourceSet:
         self.failures: Dict[str, str] = {}  # rel -> internal error while extracting its facts
         self.by_libcst: Set[str] = set()  # files whose facts libcst read (the others: `ast`)
         self._libcst_reads: Dict[str, Any] = {}  # rel -> the future of its libcst reading, None: to read here
+        self._prefetching: Dict[str, Any] = {}  # rel -> the future of its `ast` reading, ahead of need
         self._keys: Dict[str, str] = {}  # rel -> its facts cache key
         overrides = overrides or {}
         for source in sources:
@@ -285,9 +297,17 @@ class SourceSet:
 
     def parse(self, rel: str) -> Optional[ModuleFacts]:
         """A module the analysis reached through the index (a helper, a model)."""
+        self._settle(rel)
         if self._unread(rel):
             self._store(rel, _analyse_job(self._job(rel, cheap=True)))
         return self.parsed.get(rel)
+
+    def _settle(self, rel: str) -> None:
+        """Take a prefetched reading: wait for it if a worker has it, else read it here (a
+        worker would get to it only after the ones queued before it)."""
+        pending = self._prefetching.pop(rel, None)
+        if pending is not None and not pending.cancel():
+            self._store(rel, pending.result())
 
     def analysis_notifications(self) -> List[Notification]:
         """Unreadable files, and internal errors of files the analysis asked for (a module only
@@ -299,10 +319,11 @@ class SourceSet:
         """What was selected or reached by the analysis; a module only prefetched plays no part."""
         return sorted((self.parsed[rel] for rel in self.requested if rel in self.parsed), key=lambda m: m.path)
 
-    def parse_many(self, rels: Sequence[str], prefetch: bool = False) -> List[ModuleFacts]:
+    def parse_many(self, rels: Sequence[str]) -> List[ModuleFacts]:
         """Read files with `ast`, fanned out over processes when there are enough to pay for it."""
-        if not prefetch:
-            self.requested.update(rels)
+        self.requested.update(rels)
+        for rel in rels:
+            self._settle(rel)
         todo = [rel for rel in dict.fromkeys(rels) if self._unread(rel)]
         jobs = [self._job(rel, cheap=True) for rel in todo]
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
@@ -387,6 +408,12 @@ class SourceSet:
             if pending is not None:
                 pending.cancel()  # (a run that failed)
         self._libcst_reads.clear()
+        for rel, pending in sorted(self._prefetching.items()):
+            if pending.done() and not pending.cancelled():
+                self._store(rel, pending.result())  # for the cache: the next run may need it
+            else:
+                pending.cancel()
+        self._prefetching.clear()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -398,9 +425,10 @@ class SourceSet:
         self.requested.add(rel)
         return self.parse(rel)
 
-    def prefetch_imports(self, modules: Iterable[ModuleFacts]) -> List[ModuleFacts]:
-        """Parse, in parallel, the project modules the selected ones import: the analysis reaches
-        most of them through calls into helpers, and would otherwise parse them one by one."""
+    def prefetch_imports(self, modules: Iterable[ModuleFacts]) -> None:
+        """Start reading, in the worker processes, the project modules the selected ones import:
+        the analysis reaches most of them through calls into helpers, and would otherwise read
+        them one by one. It goes on meanwhile, and takes each reading when it needs the module."""
         wanted = []
         for facts in modules:
             for _, target in facts.imports:
@@ -410,7 +438,11 @@ class SourceSet:
                     if rel is not None:
                         wanted.append(rel)
                         break
-        return self.parse_many([rel for rel in dict.fromkeys(wanted) if rel not in self.parsed], prefetch=True)
+        todo = [rel for rel in dict.fromkeys(wanted) if rel not in self._prefetching and self._unread(rel)]
+        if self._pool is None and len(todo) < PARALLEL_THRESHOLD:
+            return  # the analysis reads the few it needs
+        for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
+            self._prefetching[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=True))
 
     def select(self, knowledge, config: Config) -> List[ModuleFacts]:
         """The files that can matter (see prefilter), parsed, in rounds until none is added."""

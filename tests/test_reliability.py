@@ -327,3 +327,18 @@ def test_a_class_that_names_itself_among_its_bases_is_analysed(tmp_path):
     result = run_on(root)
     assert [n for n in result.notifications if n.kind == "internal"] == []
     assert any(f.task == "shop.tasks.t" for f in result.findings)
+
+
+def test_the_analysed_codes_own_warnings_are_not_ours_to_print(tmp_path):
+    """CPython warns of an invalid escape in a string literal (`"\\d"`, on stderr from Python
+    3.12) when libcst evaluates it: a task module full of regular expressions must not fill
+    the user's terminal with `<unknown>:1: SyntaxWarning`."""
+    import warnings
+
+    task = 'import re\nfrom celery import shared_task\n\n\n@shared_task\ndef relay(url):\n    return re.match("\\d+", url)\n'
+    root = write_project(tmp_path, {"pyproject.toml": "[tool.jobcheck]\n", "shop/__init__.py": "", "shop/tasks.py": task})
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        result = run_on(root)
+    assert "relay" in {t.name.split(".")[-1] for t in result.project.tasks}
+    assert [str(w.message) for w in warned] == []
