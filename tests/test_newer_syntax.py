@@ -22,11 +22,11 @@ def _refused_by_this_python(source: str) -> bool:
     return False
 
 
-def _readings(source: str):
+def _readings(source: str, valid: bool = True):
     data = textwrap.dedent(source).lstrip("\n").encode()
     cheap, cheap_by_libcst = engine.read_facts(data, "shop/mod.py", "shop.mod", False, True)
     full, full_by_libcst = engine.read_facts(data, "shop/mod.py", "shop.mod", False, False)
-    assert full_by_libcst and full.error is None
+    assert full_by_libcst and (full.error is None) == valid
     return cheap, cheap_by_libcst, full
 
 
@@ -75,6 +75,22 @@ READ_BY_AST = {
             def get[D](self, key: K, default: D) -> V | D:
                 return super().get(key, default)
     """,
+    "`type` as a plain name at the start of a line": """
+        values = [
+            a,
+            type in [int],
+        ]
+
+        def first[T](x: T) -> T:
+            return x
+    """,
+    "an alias in a class body": """
+        class Box:
+            type Key = str
+
+            def get[D](self, key: Key, default: D) -> D:
+                return default
+    """,
     "type aliases": """
         from typing import Literal
 
@@ -94,6 +110,23 @@ READ_BY_AST = {
 @pytest.mark.parametrize("source", READ_BY_AST.values(), ids=list(READ_BY_AST))
 def test_newer_syntax_is_read_by_ast_with_libcsts_facts(source):
     cheap, cheap_by_libcst, full = _readings(source)
+    assert not cheap_by_libcst
+    assert cheap == full
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="`match` is Python 3.10")
+def test_an_alias_in_a_match_case_is_read_by_ast():
+    cheap, cheap_by_libcst, full = _readings(
+        """
+        def get[D](key, default: D) -> D:
+            match key:
+                case "a":
+                    type Local = int
+                    return default
+                case _:
+                    return default
+        """
+    )
     assert not cheap_by_libcst
     assert cheap == full
 
@@ -151,6 +184,35 @@ LEFT_TO_LIBCST = {
 
         type Mode = int
     ''',
+    "an alias and a statement on one line": """
+        type Mode = list[
+            int]; import os
+
+        PATH = os.path
+    """,
+    "a dict in an alias": """
+        type Mode = {"fast": 2}
+    """,
+    "a call split over lines in an alias": """
+        type Positive = Annotated[
+            int, Field
+            (gt=0)
+        ]
+    """,
+    "a `#` in a string hides a call": """
+        type Sep = "'" | '#' | Annotated[str, Field(max_length=1)]
+    """,
+    "a non-ASCII comment right after the colon": """
+        def fetch(url):
+            try:
+                return int(url)
+            except ValueError, KeyError:#é
+                return None
+    """,
+    "a call in a bound": """
+        def f[T: make()](x):
+            pass
+    """,
 }
 
 
@@ -184,6 +246,46 @@ def test_the_rewrite_moves_nothing():
     assert [len(line) for line in before] == [len(line) for line in after]
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "warning"]
     assert (calls[0].lineno, calls[0].col_offset) == (6, before[5].index(b"logging"))
+
+
+SYNTAX_ERRORS = {
+    "not an alias: a syntax error": """
+        type X = int int
+    """,
+    "not an alias: inside brackets": """
+        x = [
+            type X = 1
+        ]
+    """,
+    "empty type parameters": """
+        def f[](x):
+            pass
+    """,
+    "not an alias: inside an argument list": """
+        def f(a,
+        type X = int
+        ): pass
+    """,
+    "type parameters that are not names": """
+        class C[1, 2]:
+            pass
+    """,
+}
+
+
+@pytest.mark.parametrize("source", SYNTAX_ERRORS.values(), ids=list(SYNTAX_ERRORS))
+def test_a_rewrite_does_not_hide_a_syntax_error(source):
+    cheap, _, full = _readings(source, valid=False)
+    assert cheap == full
+
+
+def test_lone_carriage_returns_go_to_libcst():
+    """CPython counts a lone `\\r` as a line break: the rewrite, which counts `\\n`, stands aside."""
+    data = b"type X = int\rimport os\rx = os.path\r"
+    assert parse_downlevel(data) is None or not _refused_by_this_python(data.decode())
+    cheap, _ = engine.read_facts(data, "shop/mod.py", "shop.mod", False, True)
+    full, _ = engine.read_facts(data, "shop/mod.py", "shop.mod", False, False)
+    assert cheap == full
 
 
 def test_a_file_python_reads_needs_no_rewrite():
