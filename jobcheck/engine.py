@@ -61,7 +61,7 @@ def read_facts(data: bytes, rel: str, module_name: str, is_package: bool, cheap:
 
         readable = parse_downlevel(data)  # newer syntax than this Python's
         if readable is not None:
-            data, tree = readable
+            tree = readable[1]  # (its positions are the file's: the facts quote the file itself)
     if refused is not None:
         # (the libcst path asks CPython first too, and refuses the file for the same reason)
         return syntax_error_facts(rel, module_name, is_package, _Plain(refused)), True

@@ -91,6 +91,19 @@ READ_BY_AST = {
             def get[D](self, key: Key, default: D) -> D:
                 return default
     """,
+    "f-strings that reuse their quote": """
+        import logging
+
+        def label(row, width):
+            logging.info(f'{row['id']}: {getattr(row, 'name', 'MISSING')} ({', '.join(row['tags'])})')
+            return f"{row["total"]:>{width}} {row['unit']!r}"
+    """,
+    "type parameters with a ParamSpec first": """
+        from typing import Callable
+
+        def retried[**P, R](method: Callable[P, R]) -> Callable[P, R]:
+            return method
+    """,
     "type aliases": """
         from typing import Literal
 
@@ -208,6 +221,24 @@ LEFT_TO_LIBCST = {
                 return int(url)
             except ValueError, KeyError:#é
                 return None
+    """,
+    "an f-string inside an f-string, reusing the quote": """
+        def label(row):
+            return f'{f'{row['id']}'}'
+    """,
+    "a reused quote around a backslash": """
+        def label(row):
+            return f'{row['a\\tb']}'
+    """,
+    "a reused quote around the other quote": """
+        def label(row):
+            return f'{row['say "hi"']}'
+    """,
+    "a comment in a replacement field": """
+        def label(row):
+            return f'''{
+                row['id']  # the key
+            }'''
     """,
     "a call in a bound": """
         def f[T: make()](x):

@@ -8,10 +8,13 @@ column (what is blanked becomes spaces), and the rewritten file is parsed again:
 
 - `except A, B:` (3.14, PEP 758) becomes `except(A, B):`;
 - the type parameters of `def f[T](...)` and `class C[T]:` (3.12, PEP 695) become spaces;
-- a `type X = ...` alias (3.12) with no call in it becomes blank lines.
+- a `type X = ...` alias (3.12) with no call in it becomes blank lines;
+- a string in an f-string's `{...}` that reuses the f-string's quote (3.12, PEP 701),
+  `f'{row['id']}'`, takes the other quote.
 
-A rewrite is kept only when the new tree shows that every rewritten line is what it was taken
-for (not text inside a string); otherwise the file goes to libcst as before.
+A rewrite is kept only when the new tree shows that everything rewritten is what it was taken
+for (not text inside a string); otherwise the file goes to libcst as before. The tree is
+read against the file as written: its positions are the file's.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ def parse_downlevel(data: bytes) -> Optional[Tuple[bytes, ast.Module]]:
     """The rewritten file and its tree, or None when a rewrite cannot make CPython read it."""
     if _LONE_CR.search(data):
         return None  # (CPython counts a lone `\r` as a line break; the lines here would be off)
+    swapped = _FStringQuotes(data).swapped() if b"f" in data.lower() else None
+    reused: List[int] = []  # offsets of the string literals whose quotes were swapped
+    if swapped is not None:
+        data, reused = swapped
     lines = data.split(b"\n")
     edits: Dict[int, Edit] = {}
     index = counted = aliases = 0
@@ -56,11 +63,11 @@ def parse_downlevel(data: bytes) -> Optional[Tuple[bytes, ast.Module]]:
             lines[line], edits[line + 1] = rewritten, edit
         if len(edits) > MAX_REWRITES:
             return None
-    if not edits:
+    if not edits and not reused:
         return None
     source = b"\n".join(lines)
     tree = _parsed(source)
-    if tree is None or not _as_taken(tree, edits):
+    if tree is None or not _as_taken(tree, edits) or not _strings_in_fstrings(tree, source, reused):
         return None
     blanked = sorted(line for line, (kind, _) in edits.items() if kind == "alias")
     return None if blanked and _inside_brackets(source, blanked) else (source, tree)
@@ -142,11 +149,22 @@ def _type_parameters(line: bytes) -> Optional[Tuple[bytes, Edit]]:
 
 
 def _type_parameter_list(text: bytes) -> bool:
-    """`T: (int, str), U = int, *Ts` reads as the parameters of a function (bound as annotation)."""
-    if not text.strip():
-        return False
-    stub = _parsed(b"def _(" + text + b"): pass\n")
-    return stub is not None and _plain(stub.body[0].args)
+    """Each of `T: (int, str), U = int, *Ts, **P` reads as one parameter of a function (its
+    bound as the annotation), with no call in it."""
+    items, depth, start = [], 0, 0
+    for position, byte in enumerate(text):
+        depth += _BRACKETS.get(byte, 0)
+        if byte == ord(",") and depth == 0:
+            items.append(text[start:position])
+            start = position + 1
+    items.append(text[start:])
+    if not items[-1].strip() and len(items) > 1:
+        items.pop()  # (a trailing comma)
+    for item in items:
+        stub = _parsed(b"def _(" + item.strip().lstrip(b"*") + b"): pass\n")
+        if stub is None or len(stub.body[0].args.args) != 1 or not _plain(stub.body[0].args):
+            return False
+    return True
 
 
 def _type_alias(lines: List[bytes], index: int) -> Dict[int, Tuple[bytes, Edit]]:
@@ -222,3 +240,141 @@ _BLOCK_PARTS = (ast.stmt, ast.ExceptHandler, *((ast.match_case,) if hasattr(ast,
 def _covers(lines: List[int], first: int, last: int) -> bool:
     at = bisect.bisect_left(lines, first)
     return at < len(lines) and lines[at] <= last
+
+
+class _FStringQuotes:
+    """PEP 701 (3.12) lets a string inside an f-string's `{...}` use the f-string's own quote:
+    `f'{row['id']}'`. Older Pythons read that only with the other quote, `f'{row["id"]}'`,
+    which has the same length and value. The scan follows strings, comments and f-string
+    replacement fields; anything it does not follow surely (a nested f-string reusing a quote,
+    a backslash or the other quote inside the string, a comment in a field) stops it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.text = bytearray(data)
+        self.reused: List[int] = []
+
+    def swapped(self) -> Optional[Tuple[bytes, List[int]]]:
+        try:
+            position = 0
+            while True:
+                found = _TOKEN_START.search(self.data, position)
+                if found is None:
+                    break
+                if found.group() == b"#":
+                    end = self.data.find(b"\n", found.end())
+                    position = len(self.data) if end < 0 else end
+                else:
+                    position = self._string(found, ())
+        except _Unsure:
+            return None
+        return (bytes(self.text), self.reused) if self.reused else None
+
+    def _string(self, found: "re.Match[bytes]", enclosing: Tuple[bytes, ...]) -> int:
+        """Past the end of the string literal `found` starts (its prefix, its quote)."""
+        prefix, quote = found.group(1).lower(), found.group(2)
+        if b"f" in prefix:
+            return self._fstring(found.end(), quote, b"r" in prefix, (*enclosing, quote[:1]))
+        return self._plain_end(found.end(), quote)
+
+    def _plain_end(self, position: int, quote: bytes) -> int:
+        while True:
+            end = self.data.find(quote, position)
+            if end < 0 or (len(quote) == 1 and b"\n" in self.data[position:end]):
+                raise _Unsure  # (unterminated)
+            backslashes = len(self.data[position:end]) - len(self.data[position:end].rstrip(b"\\"))
+            if backslashes % 2 == 0:
+                return end + len(quote)
+            position = end + 1
+
+    def _fstring(self, position: int, quote: bytes, raw: bool, enclosing: Tuple[bytes, ...]) -> int:
+        data = self.data
+        while position < len(data):
+            byte = data[position : position + 1]
+            if data.startswith(quote, position):
+                return position + len(quote)
+            if byte == b"\\":
+                position += 2
+            elif byte == b"\n" and len(quote) == 1:
+                raise _Unsure
+            elif data.startswith(b"{{", position) or data.startswith(b"}}", position):
+                position += 2
+            elif byte == b"{":
+                position = self._field(position + 1, quote, raw, enclosing)
+            else:
+                position += 1
+        raise _Unsure
+
+    def _field(self, position: int, quote: bytes, raw: bool, enclosing: Tuple[bytes, ...]) -> int:
+        """Past the `}` closing a replacement field (expression, conversion, format spec)."""
+        data, depth = self.data, 0
+        while position < len(data):
+            found = _FIELD_PART.search(data, position)
+            if found is None:
+                break
+            part = found.group()
+            if found.group(2) is not None:  # a string inside the expression
+                position = self._inner_string(found, quote, enclosing)
+            elif part in (b"(", b"[", b"{"):
+                depth, position = depth + 1, found.end()
+            elif part in (b")", b"]") or (part == b"}" and depth > 0):
+                depth, position = depth - 1, found.end()
+            elif part == b"}":
+                return found.end()
+            elif part == b":" and depth == 0:  # the format spec: text with fields of its own
+                return self._format_spec(found.end(), quote, raw, enclosing)
+            else:  # a comment, a line break in a one-line f-string, a backslash
+                raise _Unsure
+        raise _Unsure
+
+    def _format_spec(self, position: int, quote: bytes, raw: bool, enclosing: Tuple[bytes, ...]) -> int:
+        data = self.data
+        while position < len(data):
+            if data.startswith(quote, position) or data[position : position + 1] in (b"\\", b"\n"):
+                raise _Unsure
+            if data[position : position + 1] == b"{":
+                position = self._field(position + 1, quote, raw, enclosing)
+            elif data[position : position + 1] == b"}":
+                return position + 1
+            else:
+                position += 1
+        raise _Unsure
+
+    def _inner_string(self, found: "re.Match[bytes]", quote: bytes, enclosing: Tuple[bytes, ...]) -> int:
+        inner = found.group(2)
+        if inner[:1] not in enclosing:
+            return self._string(found, enclosing)
+        other = b'"' if inner[:1] == b"'" else b"'"
+        if len(inner) != 1 or b"f" in found.group(1).lower() or other in enclosing:
+            raise _Unsure
+        end = self.data.find(inner, found.end())
+        body = self.data[found.end() : end] if end >= 0 else b"\n"
+        if other in body or b"\\" in body or b"\n" in body or b"{" in body or b"}" in body:
+            raise _Unsure
+        self.text[found.end() - 1 : found.end()] = other
+        self.text[end : end + 1] = other
+        self.reused.append(found.start())
+        return end + 1
+
+
+class _Unsure(Exception):
+    pass
+
+
+_TOKEN_START = re.compile(rb"#|(?<![\w])((?i:[rbuf]|rb|br|fr|rf)?)('\'\'|\"\"\"|'|\")")
+_FIELD_PART = re.compile(rb"(?<![\w])((?i:[rbuf]|rb|br|fr|rf)?)('\'\'|\"\"\"|'|\")|[()\[\]{}]|:(?!=)|!=|#|\\|\n")
+
+
+def _strings_in_fstrings(tree: ast.Module, source: bytes, offsets: List[int]) -> bool:
+    """Each swapped literal is a string of an f-string's replacement field in the new tree."""
+    if not offsets:
+        return True
+    starts = [0, *(match.end() for match in re.finditer(rb"\n", source))]
+    wanted = {(bisect.bisect_right(starts, at), at - starts[bisect.bisect_right(starts, at) - 1]) for at in offsets}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FormattedValue):
+            for inner in ast.walk(node.value):
+                if isinstance(inner, ast.Constant) and isinstance(inner.value, str):
+                    found.add((inner.lineno, inner.col_offset))
+    return wanted <= found
