@@ -343,11 +343,25 @@ class SourceSet:
         is in `by_libcst` already."""
         done = self.by_libcst.union(self._libcst_reads)
         todo = [rel for rel in set(rels) if rel in self.parsed and rel not in done]
+        waiting = self._unqueue_prefetches() if todo and self.jobs > 1 else []
         for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):
             if self.jobs > 1:
                 self._libcst_reads[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=False))
             else:
                 self._libcst_reads[rel] = None
+        self._prefetch(waiting)
+
+    def _unqueue_prefetches(self) -> List[str]:
+        """Take back the read-ahead jobs no worker has started, to queue them after the libcst
+        readings: those are needed for sure, before the run can end."""
+        taken = [rel for rel, pending in self._prefetching.items() if pending.cancel()]
+        for rel in taken:
+            del self._prefetching[rel]
+        return taken
+
+    def _prefetch(self, rels: Sequence[str]) -> None:
+        for rel in sorted(rels, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
+            self._prefetching[rel] = self._workers(len(rels)).submit(_analyse_job, self._job(rel, cheap=True))
 
     def confirm_libcst(self, rels: Iterable[str]) -> bool:
         """Make libcst's facts of these files the ones the analysis uses (DESIGN: task modules
@@ -441,8 +455,7 @@ class SourceSet:
         todo = [rel for rel in dict.fromkeys(wanted) if rel not in self._prefetching and self._unread(rel)]
         if self._pool is None and len(todo) < PARALLEL_THRESHOLD:
             return  # the analysis reads the few it needs
-        for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
-            self._prefetching[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=True))
+        self._prefetch(todo)
 
     def select(self, knowledge, config: Config) -> List[ModuleFacts]:
         """The files that can matter (see prefilter), parsed, in rounds until none is added."""
