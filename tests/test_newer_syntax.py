@@ -91,6 +91,13 @@ READ_BY_AST = {
             def get[D](self, key: Key, default: D) -> D:
                 return default
     """,
+    "a swap after an except rewrite on an earlier line": """
+        def label(row):
+            try:
+                pass
+            except A, B:
+                return f'{row['a']}'
+    """,
     "f-strings that reuse their quote": """
         import logging
 
@@ -240,6 +247,33 @@ LEFT_TO_LIBCST = {
                 row['id']  # the key
             }'''
     """,
+    "a reused quote in a `=` field, which prints its own text": """
+        import requests
+
+        def label(row):
+            requests.get(f'{row['id']=}')
+            return f'{row['id'] = !r}'
+    """,
+    "a swapped quote that would make a triple quote": '''
+        import requests
+
+        def label():
+            return f'{''"a" + requests.post(1) + "b"""}'
+    ''',
+    "a call behind two except rewrites and a swap": '''
+        import requests
+
+        def label(row):
+            try:
+                pass
+            except A, B:
+                pass
+            try:
+                pass
+            except A, B:
+                pass
+            return f'{""'X' + requests.post(1) + "Y"""}'
+    ''',
     "a call in a bound": """
         def f[T: make()](x):
             pass
@@ -307,6 +341,22 @@ SYNTAX_ERRORS = {
 @pytest.mark.parametrize("source", SYNTAX_ERRORS.values(), ids=list(SYNTAX_ERRORS))
 def test_a_rewrite_does_not_hide_a_syntax_error(source):
     cheap, _, full = _readings(source, valid=False)
+    assert cheap == full
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"# coding: latin-1\nimport requests\nv = '\xe9\xe9'; x = f'{\"\"'X' + requests.post(1) + \"Y\"\"\"}'\n",
+        b"\xef\xbb\xbfimport requests\nx = f'{d['a']}'; requests.post(1)\n",
+        b"x = f'{x:" + b"{x:" * 497 + b"}" * 498 + b"'\n",
+        b"x = f'''\\''{d['a']}'''\n",
+    ],
+    ids=["latin-1 before the swap", "byte order mark", "format specs nested 500 deep", "an escaped quote before a field"],
+)
+def test_encodings_and_depths_keep_the_readings_equal(data):
+    cheap, _ = engine.read_facts(data, "shop/mod.py", "shop.mod", False, True)
+    full, _ = engine.read_facts(data, "shop/mod.py", "shop.mod", False, False)
     assert cheap == full
 
 

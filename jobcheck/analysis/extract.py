@@ -686,7 +686,8 @@ def _literal(raw: str, node: cst.FormattedString) -> str:
     """An f-string's literal part as written -> as read: escapes, `{{` and `}}`."""
     if "\\" in raw and "r" not in node.prefix.lower():
         try:
-            raw = ast.literal_eval(node.quote + raw + node.quote)
+            # (the space keeps an escaped quote at the end, `\\'`, from closing a triple quote)
+            raw = ast.literal_eval(node.quote + raw + " " + node.quote)[:-1]
         except (SyntaxError, ValueError):
             pass
     return raw.replace("{{", "{").replace("}}", "}")

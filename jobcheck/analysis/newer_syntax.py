@@ -31,6 +31,7 @@ _EXCEPT_TUPLE = re.compile(rb"^([ \t]*except\*?)[ \t]([ \t]*)([\w.]+(?:[ \t]*,[ 
 _GENERIC_DEFINITION = re.compile(rb"^[ \t]*(?:async[ \t]+def|def|class)[ \t]+\w+[ \t]*(?=\[)")
 _TYPE_ALIAS = re.compile(rb"^[ \t]*type[ \t]+\w+[ \t]*[\[=]")
 _LONE_CR = re.compile(rb"\r(?!\n)")
+_BOM = b"\xef\xbb\xbf"
 _CANDIDATE = re.compile(rb"^[ \t]*(?:except|async|def|class|type)\b", re.MULTILINE)
 _BRACKETS = {ord("["): 1, ord("("): 1, ord("{"): 1, ord("]"): -1, ord(")"): -1, ord("}"): -1}
 
@@ -44,10 +45,11 @@ def parse_downlevel(data: bytes) -> Optional[Tuple[bytes, ast.Module]]:
     """The rewritten file and its tree, or None when a rewrite cannot make CPython read it."""
     if _LONE_CR.search(data):
         return None  # (CPython counts a lone `\r` as a line break; the lines here would be off)
-    swapped = _FStringQuotes(data).swapped() if b"f" in data.lower() else None
+    swapped = _FStringQuotes(data).swapped() if b"f" in data.lower() and not data.startswith(_BOM) else None
     reused: List[int] = []  # offsets of the string literals whose quotes were swapped
     if swapped is not None:
         data, reused = swapped
+    quoted = data  # (the offsets in `reused` are this text's)
     lines = data.split(b"\n")
     edits: Dict[int, Edit] = {}
     index = counted = aliases = 0
@@ -67,7 +69,7 @@ def parse_downlevel(data: bytes) -> Optional[Tuple[bytes, ast.Module]]:
         return None
     source = b"\n".join(lines)
     tree = _parsed(source)
-    if tree is None or not _as_taken(tree, edits) or not _strings_in_fstrings(tree, source, reused):
+    if tree is None or not _as_taken(tree, edits) or not _strings_in_fstrings(tree, quoted, reused):
         return None
     blanked = sorted(line for line, (kind, _) in edits.items() if kind == "alias")
     return None if blanked and _inside_brackets(source, blanked) else (source, tree)
@@ -266,7 +268,7 @@ class _FStringQuotes:
                     position = len(self.data) if end < 0 else end
                 else:
                     position = self._string(found, ())
-        except _Unsure:
+        except (_Unsure, RecursionError):
             return None
         return (bytes(self.text), self.reused) if self.reused else None
 
@@ -274,7 +276,7 @@ class _FStringQuotes:
         """Past the end of the string literal `found` starts (its prefix, its quote)."""
         prefix, quote = found.group(1).lower(), found.group(2)
         if b"f" in prefix:
-            return self._fstring(found.end(), quote, b"r" in prefix, (*enclosing, quote[:1]))
+            return self._fstring(found.end(), quote, (*enclosing, quote[:1]))
         return self._plain_end(found.end(), quote)
 
     def _plain_end(self, position: int, quote: bytes) -> int:
@@ -287,7 +289,7 @@ class _FStringQuotes:
                 return end + len(quote)
             position = end + 1
 
-    def _fstring(self, position: int, quote: bytes, raw: bool, enclosing: Tuple[bytes, ...]) -> int:
+    def _fstring(self, position: int, quote: bytes, enclosing: Tuple[bytes, ...]) -> int:
         data = self.data
         while position < len(data):
             byte = data[position : position + 1]
@@ -300,19 +302,25 @@ class _FStringQuotes:
             elif data.startswith(b"{{", position) or data.startswith(b"}}", position):
                 position += 2
             elif byte == b"{":
-                position = self._field(position + 1, quote, raw, enclosing)
+                position = self._field(position + 1, quote, enclosing, 0)
             else:
                 position += 1
         raise _Unsure
 
-    def _field(self, position: int, quote: bytes, raw: bool, enclosing: Tuple[bytes, ...]) -> int:
+    def _field(self, position: int, quote: bytes, enclosing: Tuple[bytes, ...], nesting: int) -> int:
         """Past the `}` closing a replacement field (expression, conversion, format spec)."""
-        data, depth = self.data, 0
+        data, depth, start, swaps = self.data, 0, position, len(self.reused)
+        if nesting > MAX_SPEC_NESTING:
+            raise _Unsure
         while position < len(data):
             found = _FIELD_PART.search(data, position)
             if found is None:
                 break
             part = found.group()
+            if depth == 0 and part in (b"}", b":") and len(self.reused) > swaps:
+                expression = _CONVERSION.sub(b"", data[start : found.start()].rstrip())
+                if expression.rstrip().endswith(b"="):
+                    raise _Unsure  # `{row['id']=}` prints its own text, quotes included
             if found.group(2) is not None:  # a string inside the expression
                 position = self._inner_string(found, quote, enclosing)
             elif part in (b"(", b"[", b"{"):
@@ -322,18 +330,18 @@ class _FStringQuotes:
             elif part == b"}":
                 return found.end()
             elif part == b":" and depth == 0:  # the format spec: text with fields of its own
-                return self._format_spec(found.end(), quote, raw, enclosing)
+                return self._format_spec(found.end(), quote, enclosing, nesting)
             else:  # a comment, a line break in a one-line f-string, a backslash
                 raise _Unsure
         raise _Unsure
 
-    def _format_spec(self, position: int, quote: bytes, raw: bool, enclosing: Tuple[bytes, ...]) -> int:
+    def _format_spec(self, position: int, quote: bytes, enclosing: Tuple[bytes, ...], nesting: int) -> int:
         data = self.data
         while position < len(data):
             if data.startswith(quote, position) or data[position : position + 1] in (b"\\", b"\n"):
                 raise _Unsure
             if data[position : position + 1] == b"{":
-                position = self._field(position + 1, quote, raw, enclosing)
+                position = self._field(position + 1, quote, enclosing, nesting + 1)
             elif data[position : position + 1] == b"}":
                 return position + 1
             else:
@@ -351,6 +359,11 @@ class _FStringQuotes:
         body = self.data[found.end() : end] if end >= 0 else b"\n"
         if other in body or b"\\" in body or b"\n" in body or b"{" in body or b"}" in body:
             raise _Unsure
+        if other in (self.data[found.start() - 1 : found.start()], self.data[end + 1 : end + 2]):
+            raise _Unsure  # `''"` would become `"""`
+        line_start = self.data.rfind(b"\n", 0, found.start()) + 1
+        if not self.data[line_start : found.start()].isascii():
+            raise _Unsure  # (the check compares byte columns, which the file's encoding may move)
         self.text[found.end() - 1 : found.end()] = other
         self.text[end : end + 1] = other
         self.reused.append(found.start())
@@ -361,6 +374,8 @@ class _Unsure(Exception):
     pass
 
 
+_CONVERSION = re.compile(rb"![a-zA-Z]\s*$")
+MAX_SPEC_NESTING = 2  # `{x:{w:{n}}}`: deeper, CPython refuses the f-string anyway
 _TOKEN_START = re.compile(rb"#|(?<![\w])((?i:[rbuf]|rb|br|fr|rf)?)('\'\'|\"\"\"|'|\")")
 _FIELD_PART = re.compile(rb"(?<![\w])((?i:[rbuf]|rb|br|fr|rf)?)('\'\'|\"\"\"|'|\")|[()\[\]{}]|:(?!=)|!=|#|\\|\n")
 
