@@ -343,21 +343,11 @@ class SourceSet:
         is in `by_libcst` already."""
         done = self.by_libcst.union(self._libcst_reads)
         todo = [rel for rel in set(rels) if rel in self.parsed and rel not in done]
-        waiting = self._unqueue_prefetches() if todo and self.jobs > 1 else []
         for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):
             if self.jobs > 1:
                 self._libcst_reads[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=False))
             else:
                 self._libcst_reads[rel] = None
-        self._prefetch(waiting)
-
-    def _unqueue_prefetches(self) -> List[str]:
-        """Take back the read-ahead jobs no worker has started, to queue them after the libcst
-        readings: those are needed for sure, before the run can end."""
-        taken = [rel for rel, pending in self._prefetching.items() if pending.cancel()]
-        for rel in taken:
-            del self._prefetching[rel]
-        return taken
 
     def _prefetch(self, rels: Sequence[str]) -> None:
         for rel in sorted(rels, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
@@ -369,6 +359,8 @@ class SourceSet:
         on every fixture, fuzzed modules and real projects); True if a file's facts changed
         all the same, and the analysis must be done again."""
         self.start_libcst(rels)
+        for rel in [rel for rel, pending in self._prefetching.items() if pending.cancel()]:
+            del self._prefetching[rel]  # the analysis is done: no worker should start a guess now
         changed = False
         for rel, pending in sorted(self._libcst_reads.items()):
             before = self.parsed.get(rel)
