@@ -303,8 +303,8 @@ class SourceSet:
         return self.parsed.get(rel)
 
     def _settle(self, rel: str) -> None:
-        """Take a prefetched reading: wait for it if a worker has it, else read it here (a
-        worker would get to it only after the ones queued before it)."""
+        """Take a read-ahead reading: wait for it if a worker has started it; else drop the job,
+        and the caller reads the file (a worker would get to it only after those queued before)."""
         pending = self._prefetching.pop(rel, None)
         if pending is not None and not pending.cancel():
             self._store(rel, pending.result())
@@ -348,10 +348,6 @@ class SourceSet:
                 self._libcst_reads[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=False))
             else:
                 self._libcst_reads[rel] = None
-
-    def _prefetch(self, rels: Sequence[str]) -> None:
-        for rel in sorted(rels, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
-            self._prefetching[rel] = self._workers(len(rels)).submit(_analyse_job, self._job(rel, cheap=True))
 
     def confirm_libcst(self, rels: Iterable[str]) -> bool:
         """Make libcst's facts of these files the ones the analysis uses (DESIGN: task modules
@@ -447,7 +443,8 @@ class SourceSet:
         todo = [rel for rel in dict.fromkeys(wanted) if rel not in self._prefetching and self._unread(rel)]
         if self._pool is None and len(todo) < PARALLEL_THRESHOLD:
             return  # the analysis reads the few it needs
-        self._prefetch(todo)
+        for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
+            self._prefetching[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=True))
 
     def select(self, knowledge, config: Config) -> List[ModuleFacts]:
         """The files that can matter (see prefilter), parsed, in rounds until none is added."""
