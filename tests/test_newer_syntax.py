@@ -1,6 +1,7 @@
 """Syntax newer than the running Python (PEP 758 `except A, B:`, PEP 695 type parameters and
-aliases) is read by `ast` after a rewrite that moves nothing, with the facts libcst reads;
-what the rewrite cannot take goes to libcst, as any file CPython refuses."""
+aliases, PEP 701 f-strings that reuse their quote) is read by `ast` after a rewrite that moves
+nothing, with the facts libcst reads; what the rewrite cannot take goes to libcst, as any file
+CPython refuses."""
 
 import ast
 import sys
