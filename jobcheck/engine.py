@@ -197,6 +197,7 @@ def _bracket_depth(data: bytes) -> int:
 
 
 PARALLEL_THRESHOLD = 16  # below this, starting processes costs more than it saves
+WAIT_SLICE = 1.0  # seconds between two checks that the workers are still there, while waiting for one
 
 
 def _start_pool(jobs: int):
@@ -283,6 +284,7 @@ class SourceSet:
         self.by_libcst: Set[str] = set()  # files whose facts libcst read (the others: `ast`)
         self._libcst_reads: Dict[str, Any] = {}  # rel -> the future of its libcst reading, None: to read here
         self._prefetching: Dict[str, Any] = {}  # rel -> the future of its `ast` reading, ahead of need
+        self._lost = False  # the worker processes broke down: the rest is read here
         self._keys: Dict[str, str] = {}  # rel -> its facts cache key
         overrides = overrides or {}
         for source in sources:
@@ -307,7 +309,39 @@ class SourceSet:
         and the caller reads the file (a worker would get to it only after those queued before)."""
         pending = self._prefetching.pop(rel, None)
         if pending is not None and not pending.cancel():
-            self._store(rel, pending.result())
+            self._store(rel, self._result(pending, rel, cheap=True))
+
+    def _result(self, pending: Any, rel: str, cheap: bool) -> Reading:
+        """A worker's reading; if the workers are gone (a process killed, out of memory), the
+        file is read here, and so is everything after it."""
+        from concurrent.futures import BrokenExecutor
+        from concurrent.futures import TimeoutError as StillRunning
+
+        while True:
+            try:
+                return pending.result(timeout=WAIT_SLICE)
+            except StillRunning:
+                if not self._workers_alive():
+                    break
+            except BrokenExecutor:
+                break
+        self._lose_workers()
+        return _analyse_job(self._job(rel, cheap))
+
+    def _workers_alive(self) -> bool:
+        """Whether the pool still takes work. (A job submitted while the pool was breaking can
+        stay pending forever: CPython fails only the jobs it knew of.)"""
+        from concurrent.futures import BrokenExecutor
+
+        try:
+            self._pool.submit(int).cancel()
+        except (BrokenExecutor, RuntimeError):
+            return False
+        return True
+
+    def _lose_workers(self) -> None:
+        self.jobs = 1  # (the pool is shut down at `close`)
+        self._lost = True
 
     def analysis_notifications(self) -> List[Notification]:
         """Unreadable files, and internal errors of files the analysis asked for (a module only
@@ -326,13 +360,15 @@ class SourceSet:
             self._settle(rel)
         todo = [rel for rel in dict.fromkeys(rels) if self._unread(rel)]
         jobs = [self._job(rel, cheap=True) for rel in todo]
+        results: Iterable[Reading] = map(_analyse_job, jobs)
         if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
             # the largest files first, one at a time: no worker is left with a big one at the end
             order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-            done = dict(zip(order, self._workers(len(jobs)).map(_analyse_job, [jobs[i] for i in order], chunksize=1)))
-            results: Iterable[Reading] = (done[i] for i in range(len(jobs)))
-        else:
-            results = map(_analyse_job, jobs)
+            futures = {i: self._submit(len(jobs), jobs[i]) for i in order}
+            results = (
+                self._result(futures[i], todo[i], cheap=True) if futures[i] else _analyse_job(jobs[i])
+                for i in range(len(jobs))
+            )
         for rel, outcome in zip(todo, results):
             self._store(rel, outcome)
         return [self.parsed[rel] for rel in rels if rel in self.parsed]
@@ -344,10 +380,7 @@ class SourceSet:
         done = self.by_libcst.union(self._libcst_reads)
         todo = [rel for rel in set(rels) if rel in self.parsed and rel not in done]
         for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):
-            if self.jobs > 1:
-                self._libcst_reads[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=False))
-            else:
-                self._libcst_reads[rel] = None
+            self._libcst_reads[rel] = self._submit(len(todo), self._job(rel, cheap=False))
 
     def confirm_libcst(self, rels: Iterable[str]) -> bool:
         """Make libcst's facts of these files the ones the analysis uses (DESIGN: task modules
@@ -360,7 +393,7 @@ class SourceSet:
         changed = False
         for rel, pending in sorted(self._libcst_reads.items()):
             before = self.parsed.get(rel)
-            self._store(rel, pending.result() if pending else _analyse_job(self._job(rel, cheap=False)))
+            self._store(rel, self._result(pending, rel, cheap=False) if pending else _analyse_job(self._job(rel, cheap=False)))
             changed = changed or self.parsed.get(rel) != before
         self._libcst_reads.clear()
         return changed
@@ -382,6 +415,18 @@ class SourceSet:
         if self._pool is None:
             self._pool = _start_pool(min(self.jobs, wanted))
         return self._pool
+
+    def _submit(self, wanted: int, job: Tuple[bytes, str, str, bool, bool]) -> Any:
+        """The future of a job run by a worker, or None: to be read here (one process, or the
+        workers are gone)."""
+        from concurrent.futures import BrokenExecutor
+
+        if self.jobs > 1:
+            try:
+                return self._workers(wanted).submit(_analyse_job, job)
+            except BrokenExecutor:
+                self._lose_workers()
+        return None
 
     def _from_cache(self, rel: str) -> bool:
         if self.cache is None:
@@ -411,12 +456,20 @@ class SourceSet:
                 pending.cancel()  # (a run that failed)
         self._libcst_reads.clear()
         for rel, pending in sorted(self._prefetching.items()):
-            if pending.done() and not pending.cancelled():
+            if pending.done() and not pending.cancelled() and pending.exception() is None:
                 self._store(rel, pending.result())  # for the cache: the next run may need it
             else:
                 pending.cancel()
         self._prefetching.clear()
         if self._pool is not None:
+            if self._lost:
+                # CPython may leave workers of a broken pool waiting for work forever (and the
+                # interpreter waits for them at exit); there is no public way to end them before 3.14
+                workers = list((getattr(self._pool, "_processes", None) or {}).values())
+                for process in workers:
+                    process.terminate()
+                for process in workers:
+                    process.join(timeout=5)
             self._pool.shutdown()
             self._pool = None
 
@@ -444,7 +497,10 @@ class SourceSet:
         if self._pool is None and len(todo) < PARALLEL_THRESHOLD:
             return  # the analysis reads the few it needs
         for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
-            self._prefetching[rel] = self._workers(len(todo)).submit(_analyse_job, self._job(rel, cheap=True))
+            pending = self._submit(len(todo), self._job(rel, cheap=True))
+            if pending is None:
+                return
+            self._prefetching[rel] = pending
 
     def select(self, knowledge, config: Config) -> List[ModuleFacts]:
         """The files that can matter (see prefilter), parsed, in rounds until none is added."""

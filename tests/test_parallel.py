@@ -1,5 +1,9 @@
 """Parsing in several processes gives the same answer as one."""
 
+import os
+
+import pytest
+
 from jobcheck import engine
 from jobcheck.catalog import load_catalog
 from jobcheck.config import load
@@ -95,3 +99,59 @@ def test_helpers_read_ahead_are_cached_when_done(tmp_path):
     (root / "shop" / "helper_5.py").write_text("def send_5(url):\n    return None\n", encoding="utf-8")
     changed = full_outcome(root, 2, cache)
     assert changed != cold and changed == full_outcome(root, 1)
+
+
+# CPython's pool manager thread fails on the jobs the analysis took back when the pool breaks
+# (`InvalidStateError` on a cancelled future): its traceback is expected in these tests
+BROKEN_POOL_NOISE = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+def _dies_in_a_worker(monkeypatch, victim):
+    """A worker process that reads `victim` (rel, cheap) dies there, as one killed for memory."""
+    read = engine.read_facts
+
+    def dying(data, rel, module_name, is_package, cheap):
+        if engine._files_read_here is not None and (rel, cheap) == victim:
+            os._exit(1)
+        return read(data, rel, module_name, is_package, cheap)
+
+    monkeypatch.setattr(engine, "read_facts", dying)
+
+
+@pytest.mark.parametrize(
+    "victim",
+    [("shop/helper_23.py", True), ("shop/tasks.py", False)],
+    ids=["a helper read ahead", "the task module's libcst reading"],
+)
+@BROKEN_POOL_NOISE
+def test_a_worker_that_dies_leaves_the_answer_whole(tmp_path, monkeypatch, victim):
+    root = _helper_project(tmp_path / "p")
+    single = full_outcome(root, 1)
+    _dies_in_a_worker(monkeypatch, victim)
+    assert full_outcome(root, 2) == single
+
+
+@BROKEN_POOL_NOISE
+def test_a_worker_that_dies_in_a_batch_leaves_the_answer_whole(tmp_path, monkeypatch):
+    files = {"pyproject.toml": "[tool.jobcheck]\n", "app/__init__.py": ""}
+    for number in range(20):
+        files[f"app/tasks_{number}.py"] = (
+            "import requests\nfrom celery import shared_task\n\n\n"
+            f"@shared_task(queue='q', expires=60, time_limit=60)\ndef job_{number}(url):\n    requests.post(url)\n"
+        )
+    root = write_project(tmp_path, files)
+    single = full_outcome(root, 1)
+    assert len(single[0]) >= 20
+    _dies_in_a_worker(monkeypatch, ("app/tasks_5.py", True))
+    assert full_outcome(root, 2) == single
+
+
+@BROKEN_POOL_NOISE
+def test_no_worker_outlives_a_run_whose_workers_broke_down(tmp_path, monkeypatch):
+    """The interpreter waits for live worker processes at exit: a leftover one would hang it."""
+    import multiprocessing
+
+    root = _helper_project(tmp_path / "p")
+    _dies_in_a_worker(monkeypatch, ("shop/helper_23.py", True))
+    full_outcome(root, 2)
+    assert multiprocessing.active_children() == []
