@@ -284,7 +284,6 @@ class SourceSet:
         self.by_libcst: Set[str] = set()  # files whose facts libcst read (the others: `ast`)
         self._libcst_reads: Dict[str, Any] = {}  # rel -> the future of its libcst reading, None: to read here
         self._prefetching: Dict[str, Any] = {}  # rel -> the future of its `ast` reading, ahead of need
-        self._lost = False  # the worker processes broke down: the rest is read here
         self._keys: Dict[str, str] = {}  # rel -> its facts cache key
         overrides = overrides or {}
         for source in sources:
@@ -312,20 +311,21 @@ class SourceSet:
             self._store(rel, self._result(pending, rel, cheap=True))
 
     def _result(self, pending: Any, rel: str, cheap: bool) -> Reading:
-        """A worker's reading; if the workers are gone (a process killed, out of memory), the
-        file is read here, and so is everything after it."""
+        """A worker's reading (`pending`), or one made here: with no worker job, or when the
+        workers are gone (a process killed, out of memory; everything after it is read here too)."""
         from concurrent.futures import BrokenExecutor
         from concurrent.futures import TimeoutError as StillRunning
 
-        while True:
+        while pending is not None:
             try:
                 return pending.result(timeout=WAIT_SLICE)
             except StillRunning:
-                if not self._workers_alive():
-                    break
+                if self._workers_alive():
+                    continue
             except BrokenExecutor:
-                break
-        self._lose_workers()
+                pass
+            self._lose_workers()
+            break
         return _analyse_job(self._job(rel, cheap))
 
     def _workers_alive(self) -> bool:
@@ -341,7 +341,11 @@ class SourceSet:
 
     def _lose_workers(self) -> None:
         self.jobs = 1  # (the pool is shut down at `close`)
-        self._lost = True
+
+    @property
+    def _lost(self) -> bool:
+        """The workers broke down (a pool exists only with several jobs)."""
+        return self._pool is not None and self.jobs == 1
 
     def analysis_notifications(self) -> List[Notification]:
         """Unreadable files, and internal errors of files the analysis asked for (a module only
@@ -358,20 +362,16 @@ class SourceSet:
         self.requested.update(rels)
         for rel in rels:
             self._settle(rel)
-        todo = [rel for rel in dict.fromkeys(rels) if self._unread(rel)]
-        jobs = [self._job(rel, cheap=True) for rel in todo]
-        results: Iterable[Reading] = map(_analyse_job, jobs)
-        if self.jobs > 1 and len(jobs) >= PARALLEL_THRESHOLD:
-            # the largest files first, one at a time: no worker is left with a big one at the end
-            order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][0]))
-            futures = {i: self._submit(len(jobs), jobs[i]) for i in order}
-            results = (
-                self._result(futures[i], todo[i], cheap=True) if futures[i] else _analyse_job(jobs[i])
-                for i in range(len(jobs))
-            )
-        for rel, outcome in zip(todo, results):
-            self._store(rel, outcome)
+        todo = self._largest_first(rel for rel in dict.fromkeys(rels) if self._unread(rel))
+        parallel = self.jobs > 1 and len(todo) >= PARALLEL_THRESHOLD
+        pending = [self._submit(len(todo), self._job(rel, cheap=True)) if parallel else None for rel in todo]
+        for rel, job in zip(todo, pending):
+            self._store(rel, self._result(job, rel, cheap=True))
         return [self.parsed[rel] for rel in rels if rel in self.parsed]
+
+    def _largest_first(self, rels: Iterable[str]) -> List[str]:
+        """Jobs go out one at a time, the largest first: no worker is left with a big one at the end."""
+        return sorted(rels, key=lambda rel: -len(self.data[rel]))
 
     def start_libcst(self, rels: Iterable[str]) -> None:
         """Begin reading these files with libcst, in worker processes while the analysis goes on
@@ -379,7 +379,7 @@ class SourceSet:
         is in `by_libcst` already."""
         done = self.by_libcst.union(self._libcst_reads)
         todo = [rel for rel in set(rels) if rel in self.parsed and rel not in done]
-        for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):
+        for rel in self._largest_first(todo):
             self._libcst_reads[rel] = self._submit(len(todo), self._job(rel, cheap=False))
 
     def confirm_libcst(self, rels: Iterable[str]) -> bool:
@@ -393,7 +393,7 @@ class SourceSet:
         changed = False
         for rel, pending in sorted(self._libcst_reads.items()):
             before = self.parsed.get(rel)
-            self._store(rel, self._result(pending, rel, cheap=False) if pending else _analyse_job(self._job(rel, cheap=False)))
+            self._store(rel, self._result(pending, rel, cheap=False))
             changed = changed or self.parsed.get(rel) != before
         self._libcst_reads.clear()
         return changed
@@ -496,7 +496,7 @@ class SourceSet:
         todo = [rel for rel in dict.fromkeys(wanted) if rel not in self._prefetching and self._unread(rel)]
         if self._pool is None and len(todo) < PARALLEL_THRESHOLD:
             return  # the analysis reads the few it needs
-        for rel in sorted(todo, key=lambda rel: -len(self.data[rel])):  # no worker is left with a big one at the end
+        for rel in self._largest_first(todo):
             pending = self._submit(len(todo), self._job(rel, cheap=True))
             if pending is None:
                 return

@@ -85,8 +85,8 @@ def _inside_brackets(source: bytes, lines: List[int]) -> bool:
                 if depth > 0:
                     return True
                 pending.pop()
-            if token.type == tokenize.OP:
-                depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(token.string, 0)
+            if token.type == tokenize.OP and len(token.string) == 1:
+                depth += _BRACKETS.get(ord(token.string), 0)
     except (tokenize.TokenError, SyntaxError, ValueError):
         return True
     return False
