@@ -313,14 +313,24 @@ def run() -> None:
     except click.ClickException as error:
         click.echo(f"jobcheck: error: {error.format_message()}", err=True)
         sys.exit(2)
-    except SystemExit:
-        raise
+    except SystemExit as done:  # `check` and `lsp` end here
+        _leave(_exit_status(done.code))
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:  # pragma: no cover - the last line of defence
         click.echo(f"jobcheck: internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(2)
     _leave(code if isinstance(code, int) else 0)
+
+
+def _exit_status(code: object) -> int:
+    """What `sys.exit(code)` makes the process's exit status (a message is printed, status 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    click.echo(code, err=True)
+    return 1
 
 
 def _leave(code: int) -> None:
