@@ -46,3 +46,19 @@ def project(tmp_path):
         return write_project(tmp_path, files)
 
     return make
+
+
+def command_probe(argv, report: str, setup: str = "") -> str:
+    """A script that runs `jobcheck *argv` in its own process after `setup`, and prints the
+    expression `report` on stderr as the command leaves (through `os._exit`, with no teardown)."""
+    return (
+        "import os, runpy, sys\n"
+        + setup
+        + "leave = os._exit\n"
+        "def report(code):\n"
+        f"    print({report}, file=sys.stderr, flush=True)\n"
+        "    leave(code)\n"
+        "os._exit = report\n"
+        f"sys.argv = {['jobcheck', *argv]!r}\n"
+        "runpy.run_module('jobcheck', run_name='__main__')\n"
+    )

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import write_project
+from conftest import command_probe, write_project
 
 PROJECT = {
     "pyproject.toml": '[tool.jobcheck]\nignore = ["JC602"]\n',
@@ -78,13 +78,7 @@ def test_a_warm_run_with_no_change_computes_nothing(tmp_path):
     """A full hit reads the files and answers from the run cache: libcst is not even imported."""
     root = write_project(tmp_path, PROJECT)
     fresh = check(root)
-    probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['jobcheck', 'check', '--output-format', 'concise', '--exit-zero', '.']\n"
-        "try:\n    runpy.run_module('jobcheck', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "print('libcst' in sys.modules, file=sys.stderr)\n"
-    )
+    probe = command_probe(["check", "--output-format", "concise", "--exit-zero", "."], "'libcst' in sys.modules")
     completed = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
     assert completed.stdout == fresh
     assert completed.stderr.strip() == "False"
@@ -107,21 +101,21 @@ def test_run_cache_sees_every_input(tmp_path):
     assert "JC803" not in check(root)
 
 
-READS_PROBE = (
-    "import os, pathlib, runpy, sys\n"
-    "read = pathlib.Path.read_bytes\n"
-    "seen = []\n"
-    "project = os.getcwd() + os.sep\n"
-    "def counted(self):\n"
-    "    data = read(self)\n"
-    "    if self.suffix == '.py' and str(self.absolute()).startswith(project):\n"
-    "        seen.append(self.name)\n"
-    "    return data\n"
-    "pathlib.Path.read_bytes = counted\n"
-    "sys.argv = ['jobcheck', 'check', '--output-format', 'concise', '--exit-zero', '.']\n"
-    "try:\n    runpy.run_module('jobcheck', run_name='__main__')\n"
-    "except SystemExit:\n    pass\n"
-    "print(len(seen), file=sys.stderr)\n"
+READS_PROBE = command_probe(
+    ["check", "--output-format", "concise", "--exit-zero", "."],
+    "len(seen)",
+    setup=(
+        "import pathlib\n"
+        "read = pathlib.Path.read_bytes\n"
+        "seen = []\n"
+        "project = os.getcwd() + os.sep\n"
+        "def counted(self):\n"
+        "    data = read(self)\n"
+        "    if self.suffix == '.py' and str(self.absolute()).startswith(project):\n"
+        "        seen.append(self.name)\n"
+        "    return data\n"
+        "pathlib.Path.read_bytes = counted\n"
+    ),
 )
 
 

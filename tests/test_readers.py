@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import run_on, write_project
+from conftest import command_probe, run_on, write_project
 from jobcheck import engine
 from jobcheck.analysis import extract_ast
 
@@ -168,13 +168,7 @@ def test_a_run_whose_job_modules_are_cached_does_not_import_libcst(tmp_path):
     command = [sys.executable, "-m", "jobcheck", "check", "--output-format", "concise", "--exit-zero", "--jobs", "1", "."]
     first = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=120)
     (root / "shop" / "helpers.py").write_text("import requests\n\n\ndef notify(url):\n    return requests.post(url)\n")
-    probe = (
-        "import sys, runpy\n"
-        f"sys.argv = {['jobcheck', *command[3:]]!r}\n"
-        "try:\n    runpy.run_module('jobcheck', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "print('libcst' in sys.modules, file=sys.stderr)\n"
-    )
+    probe = command_probe(command[3:], "'libcst' in sys.modules")
     second = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
     assert second.stdout == first.stdout
     assert second.stderr.strip() == "False"
