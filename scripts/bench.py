@@ -3,9 +3,10 @@
     python scripts/bench.py ../real/saleor ../real/polar ../real/tubesync --runs 3
 
 For each repository, alternating the tools run by run so machine noise hits both alike:
-jobcheck cold (`--no-cache` when the option exists) and warm (a second run), ruff cold
-(`--no-cache`) and warm. Prints medians in seconds, the jobcheck/ruff ratios and
-jobcheck's peak memory, as a Markdown table. Repositories are not part of this repository:
+jobcheck cold (`--no-cache` when the option exists), with its facts cached (every file's
+facts in the cache, the run's answer not: the analysis without the reading) and warm (a
+second run), ruff cold (`--no-cache`) and warm. Prints medians in seconds, the jobcheck/ruff
+ratios and jobcheck's peak memory, as a Markdown table. Repositories are not part of this repository:
 fetch them into a folder of your own.
 
 jobcheck's modules are compiled to bytecode first, as `pip install` does: a development
@@ -20,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -46,26 +48,33 @@ def jobcheck_supports(option: str) -> bool:
     return option in help_text.stdout
 
 
-def bench(repo: Path, runs: int, ruff: str) -> Dict[str, float]:
+def bench(repo: Path, runs: int, ruff: str, facts_cache: Path) -> Dict[str, float]:
     no_cache = ["--no-cache"] if jobcheck_supports("--no-cache") else []
     jobcheck = [sys.executable, "-m", "jobcheck", "check", "--exit-zero", "--output-format", "concise"]
     commands = {
         "jobcheck cold": jobcheck + no_cache + ["."],
+        "jobcheck facts cached": jobcheck + ["--cache-dir", str(facts_cache), "."],
         "jobcheck warm": jobcheck + ["."],
         "ruff cold": [ruff, "check", "--no-cache", "--exit-zero", "--quiet", "."],
         "ruff warm": [ruff, "check", "--exit-zero", "--quiet", "."],
     }
-    timed(commands["jobcheck warm"], repo)  # fill caches for the warm runs
-    timed(commands["ruff warm"], repo)
+    if not jobcheck_supports("--cache-dir"):
+        del commands["jobcheck facts cached"]
+    for name in ("jobcheck warm", "jobcheck facts cached", "ruff warm"):  # fill the caches
+        if name in commands:
+            timed(commands[name], repo)
     times: Dict[str, List[float]] = {name: [] for name in commands}
     peak = 0.0
     for _ in range(runs):
         for name, command in commands.items():
+            if name == "jobcheck facts cached":
+                shutil.rmtree(facts_cache / "runs", ignore_errors=True)  # the run's answer must be computed
             elapsed, memory = timed(command, repo)
             times[name].append(elapsed)
             if name.startswith("jobcheck"):
                 peak = max(peak, memory)
     result = {name: statistics.median(values) for name, values in times.items()}
+    result.setdefault("jobcheck facts cached", float("nan"))
     result["peak MB"] = peak
     return result
 
@@ -85,15 +94,20 @@ def main() -> None:
     parser.add_argument("--ruff", default=shutil.which("ruff") or "ruff")
     args = parser.parse_args()
     compile_jobcheck()
-    print("| repo | files | jobcheck cold | jobcheck warm | ruff cold | ruff warm | cold ratio | warm ratio | peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| repo | files | jobcheck cold | jobcheck facts cached | jobcheck warm | ruff cold | ruff warm "
+        "| cold ratio | facts cached ratio | warm ratio | peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for repo in args.repos:
         files = sum(1 for _ in repo.rglob("*.py"))
-        r = bench(repo.resolve(), args.runs, args.ruff)
+        with tempfile.TemporaryDirectory(prefix="jobcheck-bench-") as facts_cache:
+            r = bench(repo.resolve(), args.runs, args.ruff, Path(facts_cache))
+        cached = r["jobcheck facts cached"]
         print(
-            f"| {repo.name} | {files} | {r['jobcheck cold']:.2f} | {r['jobcheck warm']:.2f} | {r['ruff cold']:.2f} | "
-            f"{r['ruff warm']:.2f} | {r['jobcheck cold'] / r['ruff cold']:.1f}x | "
-            f"{r['jobcheck warm'] / r['ruff warm']:.1f}x | {r['peak MB']:.0f} |",
+            f"| {repo.name} | {files} | {r['jobcheck cold']:.2f} | {cached:.2f} | {r['jobcheck warm']:.2f} | "
+            f"{r['ruff cold']:.2f} | {r['ruff warm']:.2f} | {r['jobcheck cold'] / r['ruff cold']:.1f}x | "
+            f"{cached / r['ruff cold']:.1f}x | {r['jobcheck warm'] / r['ruff warm']:.1f}x | {r['peak MB']:.0f} |",
             flush=True,
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from jobcheck.analysis.index import ProjectIndex, Target, Where
 from jobcheck.knowledge import data_dir, load_yaml
@@ -319,6 +319,7 @@ class EffectAnalysis:
         self._enqueues = {(s.location.path, s.location.span): s for s in project.enqueue_sites}
         self._calls: Dict[str, Dict[str, List[CallFact]]] = {}
         self._transactions: Dict[str, bool] = {}
+        self._scope_answers: Dict[Tuple[str, str], bool] = {}  # (question, scope) -> its answer
 
     # ------------------------------------------------------------------ per task
 
@@ -597,9 +598,19 @@ class EffectAnalysis:
             return any(name in self.v["locks"]["calls"] for name in self.index.member_names(target))
         return False
 
+    def _answer(self, question: Callable[[str], bool], scope: str) -> bool:
+        """A question about one function, asked once: guards are looked for on every effect."""
+        key = (question.__name__, scope)
+        if key not in self._scope_answers:
+            self._scope_answers[key] = question(scope)
+        return self._scope_answers[key]
+
     def claims_rows(self, scope: str) -> bool:
         """Rows picked by a field the same function then sets (`filter(status=NEW)` ...
         `update(status=DONE)`): a rerun finds nothing left to do."""
+        return self._answer(self._claims_rows, scope)
+
+    def _claims_rows(self, scope: str) -> bool:
         where = self._scope(scope) if scope else None
         if where is None or where.function is None:
             return False
@@ -631,6 +642,9 @@ class EffectAnalysis:
 
     def locks_rows(self, scope: str) -> bool:
         """Whether the function making the effect reads its rows with select_for_update()."""
+        return self._answer(self._locks_rows, scope)
+
+    def _locks_rows(self, scope: str) -> bool:
         where = self._scope(scope) if scope else None
         if where is None or where.function is None:
             return False
