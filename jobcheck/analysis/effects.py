@@ -462,6 +462,12 @@ class EffectAnalysis:
         module = self.index.module(frame.scope.partition(":")[0]) if frame.scope else None
         return Location(module.path, frame.span) if module is not None else None
 
+    def opens_a_transaction(self, module: ModuleFacts, function: FunctionFact) -> bool:
+        """Whether the function itself opens a transaction anywhere (a decorator, a with-block):
+        only then can one of its effects run in a transaction it owns."""
+        frames = {*self._function_frames(module, function), *(f for fact in self.calls_of(module, function) for f in fact.context)}
+        return any(frame.kind == "with" and any(map(self.opens_transaction, frame.exprs)) for frame in frames)
+
     def own_transaction(self, module: ModuleFacts, function: FunctionFact, effect: Effect) -> bool:
         """Whether the function itself (not a callee) opens the transaction the effect runs in."""
         own = list(self._function_frames(module, function))

@@ -132,6 +132,8 @@ def _django_rq_defers(ctx) -> bool:
 def check_module(ctx, module: ModuleFacts) -> Iterator[Finding]:
     analysis = ctx.analysis
     for function in module.functions:
+        if not analysis.opens_a_transaction(module, function):
+            continue  # (no effect of it can run in a transaction it owns: its summary is not needed)
         effects, _ = analysis.summary(module, function, [])
         for effect in effects:
             if effect.kind != "enqueue" or in_callback(effect) or effect.api in ON_COMMIT_APIS:
