@@ -465,7 +465,8 @@ class EffectAnalysis:
     def opens_a_transaction(self, module: ModuleFacts, function: FunctionFact) -> bool:
         """Whether the function itself opens a transaction anywhere (a decorator, a with-block):
         only then can one of its effects run in a transaction it owns."""
-        frames = [*self._function_frames(module, function), *(f for fact in self.calls_of(module, function) for f in fact.context)]
+        frames = list(self._function_frames(module, function))
+        frames.extend(frame for fact in self.calls_of(module, function) for frame in fact.context)
         return any(frame.kind == "with" and any(map(self.opens_transaction, frame.exprs)) for frame in frames)
 
     def own_transaction(self, module: ModuleFacts, function: FunctionFact, effect: Effect) -> bool:
