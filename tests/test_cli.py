@@ -125,6 +125,18 @@ def test_check_leaves_without_teardown_and_keeps_its_output_and_status(tmp_path,
     assert "teardown" not in completed.stderr
 
 
+def test_a_report_file_is_whole_when_check_leaves(tmp_path):
+    args = ["check", "--no-cache", "--exit-zero", "--output-format", "sarif", str(FIXTURES)]
+    completed = subprocess.run(
+        [sys.executable, "-c", LEAVE_AND_SHOW, *args, "--output", str(tmp_path / "left.sarif")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0 and completed.stdout == ""
+    assert invoke(*args, "--output", str(tmp_path / "stayed.sarif")).exit_code == 0
+    assert (tmp_path / "left.sarif").read_text() == (tmp_path / "stayed.sarif").read_text()
+    assert json.loads((tmp_path / "left.sarif").read_text())["runs"][0]["results"]
+
+
 def test_unknown_config_key_names_the_key(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.jobcheck]\nselectt = ['JC1']\n")
     completed = run_cli("check", ".", cwd=tmp_path)
