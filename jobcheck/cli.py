@@ -313,7 +313,7 @@ def run() -> None:
     except click.ClickException as error:
         click.echo(f"jobcheck: error: {error.format_message()}", err=True)
         sys.exit(2)
-    except SystemExit as done:  # `check` and `lsp` end here
+    except SystemExit as done:  # `check` ends here, with its status
         _leave(_exit_status(done.code))
     except KeyboardInterrupt:
         sys.exit(130)
@@ -337,9 +337,10 @@ def _leave(code: int) -> None:
     """Exit without freeing the run's objects one by one, which takes a third of a second after
     a cold run on saleor: what the run wrote (reports, baselines, caches) is written atomically
     and closed by now, so only the standard streams need flushing."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):  # a reader that went away (`| head`)
-        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:  # (None when the process was started with the descriptor closed)
+                stream.flush()
+        except (OSError, ValueError):  # a reader that went away (`| head`)
+            pass
     os._exit(code)

@@ -185,9 +185,13 @@ def _walk_yaml(node) -> Iterator[str]:
 # ------------------------------------------------------------------ commands
 
 
+_QUOTING = str.maketrans("", "", "\"'\\")
+
+
 def _parse(command: str) -> Iterator[tuple]:
     for part in command.replace("&&", ";").replace("||", ";").split(";"):
-        if "worker" not in part and "dramatiq" not in part:
+        bare = part.translate(_QUOTING)  # the words shlex would make, run together
+        if "worker" not in bare and "dramatiq" not in bare:
             continue  # (every command below needs one of them; shlex is slow on long scripts)
         try:
             tokens = shlex.split(part)

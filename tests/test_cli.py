@@ -2,6 +2,7 @@
 
 import re
 import json
+import shlex
 import subprocess
 import sys
 
@@ -135,6 +136,13 @@ def test_a_report_file_is_whole_when_check_leaves(tmp_path):
     assert invoke(*args, "--output", str(tmp_path / "stayed.sarif")).exit_code == 0
     assert (tmp_path / "left.sarif").read_text() == (tmp_path / "stayed.sarif").read_text()
     assert json.loads((tmp_path / "left.sarif").read_text())["runs"][0]["results"]
+
+
+def test_the_exit_status_stands_when_stderr_is_closed(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    command = f"{shlex.quote(sys.executable)} -m jobcheck check --no-cache . 2>&-"
+    completed = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0 and completed.stdout.startswith("All checks passed!")
 
 
 def test_unknown_config_key_names_the_key(tmp_path):

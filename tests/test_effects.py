@@ -475,6 +475,62 @@ def test_transaction_aliases_and_wrappers_and_row_methods(project):
     assert all(transaction_frames(e, analysis) for e in receipts)
 
 
+MUTUAL_WRAPPERS = {
+    "helpers.py": """
+        from django.db import transaction
+
+        def outer_atomic():
+            return inner_atomic()
+
+        def inner_atomic(nested=False):
+            if nested:
+                outer_atomic()
+            return transaction.atomic()
+    """,
+    "tasks.py": """
+        from celery import shared_task
+
+        @shared_task
+        def notify(order_id):
+            pass
+    """,
+    "a_first.py": """
+        from helpers import inner_atomic
+        from tasks import notify
+
+        def refresh(order_id):
+            with inner_atomic():
+                print(order_id)
+            notify.delay(order_id)
+    """,
+    "b_view.py": """
+        from helpers import outer_atomic
+        from tasks import notify
+
+        def place_order(order_id):
+            with outer_atomic():
+                notify.delay(order_id)
+    """,
+}
+
+
+@pytest.mark.parametrize("order", [("outer_atomic", "inner_atomic"), ("inner_atomic", "outer_atomic")])
+def test_wrappers_that_call_each_other_open_a_transaction_whichever_is_asked_first(project, order):
+    from jobcheck.model import Name
+
+    result = run_on(project(MUTUAL_WRAPPERS))
+    analysis = EffectAnalysis(result.project)
+    answers = {name: analysis.opens_transaction(Name(f"helpers.{name}", "global")) for name in order}
+    assert answers == {"outer_atomic": True, "inner_atomic": True}
+
+
+def test_an_enqueue_in_a_wrapper_reached_through_another_is_in_a_transaction(project):
+    """The first module's `with inner_atomic()` is decided first; `outer_atomic` must not keep
+    the provisional no it got while `inner_atomic` was being decided."""
+    result = run_on(project(MUTUAL_WRAPPERS), {"JC502"})
+    assert [(f.code, f.location.path, f.location.line) for f in result.findings] == [("JC502", "b_view.py", 6)]
+
+
 def test_methods_of_fetched_rows_are_followed(project):
     root = project(
         {

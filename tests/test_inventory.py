@@ -710,6 +710,27 @@ def test_non_task_lookalikes_are_not_tasks(project):
     assert tasks_of(root) == []
 
 
+def test_a_class_redefined_under_the_same_name_has_its_own_bases(project):
+    root = project(
+        {
+            "tasks.py": """
+                from celery import Celery, Task
+
+                app = Celery("p1")
+
+                class Job(object):
+                    def run(self, order_id):
+                        pass
+
+                class Job(Task):
+                    def run(self, order_id):
+                        pass
+            """,
+        }
+    )
+    assert [task.qualname for task in tasks_of(root)] == ["tasks.Job"]
+
+
 def test_task_defined_after_use_and_nested_scopes(project):
     root = project(
         {

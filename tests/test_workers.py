@@ -93,6 +93,13 @@ def test_supervisor_systemd_rq_and_dramatiq(tmp_path):
     assert workers.sources == ["Procfile.dev", "dramatiq.service", "workers.conf"]
 
 
+def test_quoted_or_escaped_command_words_are_read_as_the_shell_reads_them(tmp_path):
+    (tmp_path / "Procfile").write_text(
+        "a: celery -A proj \"work\"er -Q high\nb: celery -A proj work\\er -Q low\nc: python -m \"drama\"tiq app -Q mail\n"
+    )
+    assert find_workers(tmp_path, ()).queues == {"celery": {"high", "low"}, "dramatiq": {"mail"}}
+
+
 def test_configured_worker_queues_win(project):
     root = project({"shop/__init__.py": "", "shop/tasks.py": CELERY_TASKS})
     (root / "pyproject.toml").write_text('[tool.jobcheck]\nworker-queues = ["default", "payments"]\n')

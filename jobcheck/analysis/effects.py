@@ -319,6 +319,8 @@ class EffectAnalysis:
         self._enqueues = {(s.location.path, s.location.span): s for s in project.enqueue_sites}
         self._calls: Dict[str, Dict[str, List[CallFact]]] = {}
         self._transactions: Dict[str, bool] = {}
+        self._deciding: Dict[str, int] = {}  # wrappers whose answer is being worked out -> their depth
+        self._leaned_on = 0  # the shallowest of those the answer being worked out met again
         self._scope_answers: Dict[Tuple[str, str], bool] = {}  # (question, scope) -> its answer
 
     # ------------------------------------------------------------------ per task
@@ -436,10 +438,25 @@ class EffectAnalysis:
         if not isinstance(func, Name) or func.kind != "global":
             return False
         key = func.qname
-        if key not in self._transactions:
-            self._transactions[key] = False  # a wrapper calling itself is not a transaction
-            self._transactions[key] = self._is_transaction_name(func)
-        return self._transactions[key]
+        if key in self._transactions:
+            return self._transactions[key]
+        if key in self._deciding:  # a wrapper reached again through its own calls: no transaction that way
+            self._leaned_on = min(self._leaned_on, self._deciding[key])
+            return False
+        depth = self._deciding[key] = len(self._deciding)
+        outer, self._leaned_on = self._leaned_on, depth
+        try:
+            answer = self._is_transaction_name(func)
+        finally:
+            del self._deciding[key]
+            leaned, self._leaned_on = self._leaned_on, outer
+        if answer or leaned >= depth:
+            self._transactions[key] = answer
+        else:
+            # a no that leaned on a wrapper still being decided (`outer` -> `inner` -> `outer`) may
+            # be a yes once that one is decided: kept only then, so no answer depends on the order asked
+            self._leaned_on = min(self._leaned_on, leaned)
+        return answer
 
     def _is_transaction_name(self, func: Name) -> bool:
         names = set(self.v["django"]["transactions"])

@@ -101,7 +101,7 @@ class ProjectIndex:
         # Memos of name resolution. Loading a module on demand never changes an answer: every
         # project module is known from the start and lookups load what they need.
         self._module_of: Dict[str, Tuple[Optional[str], List[str]]] = {}
-        self._ancestors: Dict[Tuple[str, str], Tuple[Target, ...]] = {}  # top-level class_ancestors answers
+        self._ancestors: Dict[int, Tuple[ClassFact, Tuple[Target, ...]]] = {}  # top-level class_ancestors answers
         for facts in sorted(modules, key=lambda m: m.path):
             self.add(facts)
         self._scanned = list(self.modules.values())
@@ -361,10 +361,11 @@ class ProjectIndex:
         if depth > MAX_RESOLVE_DEPTH or key in self._expanding:
             return result  # (`class A(A.run)`: a base that names the class itself)
         if not self._expanding:  # a whole answer, not one cut by an expansion in progress
-            known = self._ancestors.get(key)
-            if known is None:
-                known = self._ancestors[key] = tuple(self._list_ancestors(cls, module, key, depth))
-            return list(known)
+            # (by the class itself: a module may define two classes of one name, `try: class A(B)`...)
+            known = self._ancestors.get(id(cls))
+            if known is None or known[0] is not cls:
+                known = self._ancestors[id(cls)] = (cls, tuple(self._list_ancestors(cls, module, key, depth)))
+            return list(known[1])
         return self._list_ancestors(cls, module, key, depth)
 
     def _list_ancestors(self, cls: ClassFact, module: ModuleFacts, key: Tuple[str, str], depth: int) -> List[Target]:
