@@ -1211,3 +1211,73 @@ def test_a_resolution_does_not_depend_on_what_was_resolved_before():
     warmed = index()
     assert warmed.resolve("m5.x").kind == "instance"  # near enough to the app to reach it
     assert warmed.resolve("m0.x") == cold and cold.kind == "external"
+
+
+A_TASK = """
+from celery import shared_task
+
+
+@shared_task
+def noop():
+    pass
+"""
+
+
+def _wrappers_module(calls):
+    """`helpers.py` with wrapper `w<i>` calling the wrappers `calls[i]` names (a with-block for
+    even callees, a plain call for odd ones); -1 stands for `transaction.atomic()`."""
+    lines = ["from django.db import transaction", ""]
+    for i, callees in enumerate(calls):
+        lines.append(f"def w{i}():")
+        for callee in callees:
+            if callee < 0:
+                lines.append("    return transaction.atomic()")
+            elif callee % 2 == 0:
+                lines += [f"    with w{callee}():", "        pass"]
+            else:
+                lines.append(f"    w{callee}()")
+        lines += ["    pass", ""]
+    return "\n".join(lines)
+
+
+def _reaches_atomic(calls):
+    found = {i for i, callees in enumerate(calls) if -1 in callees}
+    while True:
+        more = {i for i, callees in enumerate(calls) if found & set(callees)} - found
+        if not more:
+            return found
+        found |= more
+
+
+def test_which_wrappers_open_a_transaction_does_not_depend_on_the_order_asked():
+    """A wrapper opens a transaction when its calls reach `transaction.atomic()`, through any
+    cycle of wrappers, whichever wrapper is asked about first."""
+    import tempfile
+    from pathlib import Path
+
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from conftest import write_project
+    from jobcheck.model import Name
+
+    size = st.integers(min_value=1, max_value=5)
+    graphs = size.flatmap(
+        lambda n: st.tuples(
+            st.lists(st.lists(st.integers(min_value=-1, max_value=n - 1), max_size=3), min_size=n, max_size=n),
+            st.permutations(range(n)),
+        )
+    )
+
+    @settings(max_examples=40, deadline=None)
+    @given(graphs)
+    def check(graph):
+        calls, order = graph
+        with tempfile.TemporaryDirectory() as folder:
+            root = write_project(Path(folder), {"helpers.py": _wrappers_module(calls), "tasks.py": A_TASK})
+            analysis = EffectAnalysis(run_on(root, {"JC502"}).project)
+            answers = {i: analysis.opens_transaction(Name(f"helpers.w{i}", "global")) for i in order}
+        assert {i for i, yes in answers.items() if yes} == _reaches_atomic(calls)
+
+    check()
