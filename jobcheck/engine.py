@@ -147,7 +147,6 @@ def _python_parse(
     running Python, are left to libcst. The nesting check (a walk over every node) is for
     files going to libcst only."""
     import ast
-    import warnings
 
     try:
         with warnings.catch_warnings():
@@ -511,7 +510,7 @@ class SourceSet:
         modules += [name.split(".")[0] for name, _ in config.task_decorators]
         imports_framework = prefilter.FrameworkImports(modules)
         imports = prefilter.ImportStatements()
-        first = self.parse_many([rel for rel, data in self.data.items() if imports_framework.search(imports.text(data))])
+        first = self.parse_many([rel for rel, d in self.data.items() if imports_framework.search(imports.text(d))])
         selected = {facts.path: facts for facts in first}
         needles = prefilter.SymbolNeedles(imports)
         for _ in range(4):

@@ -467,12 +467,17 @@ class EffectAnalysis:
             return True
         if target.kind == "function" and target.function is not None and target.module is not None and not target.attrs:
             # a project context manager / decorator that opens one: `traced_atomic_transaction()`
-            return any(
-                frame.kind == "with" and any(self.opens_transaction(m) for m in frame.exprs)
-                for fact in self.calls_of(target.module, target.function)
-                for frame in fact.context
-            ) or any(self.opens_transaction(fact.call) for fact in self.calls_of(target.module, target.function))
+            return self._a_block_opens_one(target.module, target.function) or any(
+                self.opens_transaction(fact.call) for fact in self.calls_of(target.module, target.function)
+            )
         return False
+
+    def opens_in(self, frame: Frame) -> bool:
+        """Whether the frame is a with-block (or a decorator) that opens a transaction."""
+        return frame.kind == "with" and any(map(self.opens_transaction, frame.exprs))
+
+    def _a_block_opens_one(self, module: ModuleFacts, function: FunctionFact) -> bool:
+        return any(self.opens_in(frame) for fact in self.calls_of(module, function) for frame in fact.context)
 
     def frame_location(self, frame: Frame) -> Optional[Location]:
         """Where a frame (a with-block, a decorator, a guard) is written."""
@@ -482,9 +487,7 @@ class EffectAnalysis:
     def opens_a_transaction(self, module: ModuleFacts, function: FunctionFact) -> bool:
         """Whether the function itself opens a transaction anywhere (a decorator, a with-block):
         only then can one of its effects run in a transaction it owns."""
-        frames = list(self._function_frames(module, function))
-        frames.extend(frame for fact in self.calls_of(module, function) for frame in fact.context)
-        return any(frame.kind == "with" and any(map(self.opens_transaction, frame.exprs)) for frame in frames)
+        return bool(self._function_frames(module, function)) or self._a_block_opens_one(module, function)
 
     def own_transaction(self, module: ModuleFacts, function: FunctionFact, effect: Effect) -> bool:
         """Whether the function itself (not a callee) opens the transaction the effect runs in."""
@@ -1019,11 +1022,7 @@ def _on_replica(call: Call) -> bool:
 
 def transaction_frames(effect: Effect, analysis: EffectAnalysis) -> List[Frame]:
     """The frames of an effect that open a transaction (with-blocks and decorators)."""
-    return [
-        frame
-        for frame in effect.frames
-        if frame.kind == "with" and any(analysis.opens_transaction(manager) for manager in frame.exprs)
-    ]
+    return [frame for frame in effect.frames if analysis.opens_in(frame)]
 
 
 def guard_frames(effect: Effect) -> List[Frame]:

@@ -229,7 +229,8 @@ def _as_taken(tree: ast.Module, edits: Dict[int, Edit]) -> bool:
             last = node.end_lineno or node.lineno
             if inner:
                 header = [c for c in children if not isinstance(c, _BLOCK_PARTS)]
-                last = max((n.end_lineno or n.lineno for c in header for n in ast.walk(c) if hasattr(n, "lineno")), default=node.lineno)
+                ends = (n.end_lineno or n.lineno for c in header for n in ast.walk(c) if hasattr(n, "lineno"))
+                last = max(ends, default=node.lineno)
             if _covers(blanked, node.lineno, max(last, node.lineno)):
                 return False
         statements.extend(inner)
